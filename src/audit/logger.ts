@@ -1,0 +1,27 @@
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Logs are written by allowlist: records name the fields they mean to log and never whole
+ * headers. These redact paths are the second net, fixed at start-up.
+ */
+const REDACT_PATHS = [
+  'authorization',
+  '*.authorization',
+  'headers',
+  '*.headers',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'sessionToken',
+  '*.sessionToken',
+  'signature',
+  '*.signature',
+  'credentials',
+  '*.credentials',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = { level, base: { service: 'countersign' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}

@@ -1,0 +1,53 @@
+import type { Classification } from '../aws/classify/index.js';
+import type { Decision } from '../policy/evaluate.js';
+import type { EntryMode } from '../forward/target.js';
+
+/**
+ * The audit record of one request: who asked, what, which rule, what happened. It is built
+ * from named fields only (no headers, no credentials), as the record of invariant 6.
+ */
+export interface RequestAudit {
+  event: 'request';
+  requestId: string;
+  mode: EntryMode;
+  method: string;
+  host: string;
+  remoteAddress: string;
+  agent?: string;
+  accessKeyId?: string;
+  service?: string;
+  region?: string;
+  operation?: string;
+  actions?: string[];
+  resources?: string[];
+  decision?: 'allow' | 'deny';
+  rules?: string[];
+  reasons?: string[];
+  stsSession?: string;
+  credentialsCached?: boolean;
+  upstreamStatus?: number;
+  status?: number;
+  errorCode?: string;
+  error?: string;
+  durationsMs: { total?: number; sts?: number; upstream?: number };
+}
+
+export function recordClassification(audit: RequestAudit, classification: Classification): void {
+  audit.service = classification.service;
+  audit.region = classification.region;
+  audit.operation = classification.operation;
+  audit.actions = classification.needs.map((n) => n.action);
+  audit.resources = classification.needs.map((n) => n.resource.arn);
+}
+
+export function recordDecision(audit: RequestAudit, decision: Decision): void {
+  audit.decision = decision.effect;
+  audit.rules = [...decision.rules];
+  audit.reasons = decision.reasons.map((r) => r.code);
+  if (decision.grants.length > 0) audit.resources = decision.grants.map((g) => g.resource);
+}
+
+/** Milliseconds since `start` (from process.hrtime.bigint()), to 0.01 ms. */
+export function elapsedMs(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 10_000) / 100;
+}

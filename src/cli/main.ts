@@ -1,0 +1,54 @@
+import { ConfigError, loadConfig, SETTINGS } from '../config/config.js';
+import { PolicyLoadError } from '../policy/load.js';
+import { agentsCommand } from './agents.js';
+import { serveCommand } from './serve.js';
+
+const USAGE = `usage: countersign <command>
+
+  serve                          start the proxy (settings from the environment, below)
+  agents issue NAME [--json]     issue an agent key (prints AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+  agents revoke NAME|KEY_ID      revoke an agent's keys, or one key
+  agents list                    list agents and their keys
+
+settings:
+${Object.entries(SETTINGS)
+  .map(([name, what]) => `  ${name.padEnd(32)} ${what}`)
+  .join('\n')}
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const out = (line: string) => process.stdout.write(line + '\n');
+  switch (command) {
+    case 'serve':
+      await serveCommand(loadConfig());
+      return -1; // keeps running
+    case 'agents':
+      return agentsCommand(loadConfig(), rest, out);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`countersign: unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof PolicyLoadError) {
+      process.stderr.write(`countersign: the policy set is invalid:\n${error.message}\n`);
+    } else if (error instanceof ConfigError || error instanceof Error) {
+      process.stderr.write(`countersign: ${error.message}\n`);
+    } else {
+      process.stderr.write(`countersign: ${String(error)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,32 @@
+import { startCountersign } from '../app.js';
+import type { Config } from '../config/config.js';
+
+/** `countersign serve`: runs until SIGINT/SIGTERM. JSON logs go to stdout, this guide to stderr. */
+export async function serveCommand(config: Config): Promise<void> {
+  const running = await startCountersign(config);
+  const { address, port } = running.address;
+  const proxy = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  process.stderr.write(
+    [
+      `countersign is listening on ${proxy}`,
+      `  CA certificate: ${running.caCertPath}`,
+      '',
+      'Issue a key for an agent:   npx countersign agents issue my-agent',
+      'Then, in the agent\'s environment:',
+      `  export HTTPS_PROXY=${proxy}`,
+      `  export AWS_CA_BUNDLE=${running.caCertPath}        # AWS CLI, boto3`,
+      `  export NODE_EXTRA_CA_CERTS=${running.caCertPath}  # Node.js`,
+      `  # clients without proxy support: export AWS_ENDPOINT_URL=${proxy}`,
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    running.logger.info({ event: 'shutdown', signal }, 'shutting down');
+    void running.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+
+/** countersign's settings: read once at start-up from the environment, validated, frozen. */
+export interface Config {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly dataDir: string;
+  readonly policyDir: string;
+  /** Upstream overrides by SigV4 service name (`*` for every service). */
+  readonly upstreamOverrides: ReadonlyMap<string, URL>;
+  /** PEM file with extra CAs to trust for upstream TLS. */
+  readonly upstreamCaFile?: string;
+  readonly stsRegion: string;
+  readonly logLevel: string;
+  readonly maxBufferedBodyBytes: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The documented settings (README "Configuration"); anything else starting with COUNTERSIGN_ is a typo. */
+export const SETTINGS = {
+  COUNTERSIGN_LISTEN: 'proxy listener, host:port (default 127.0.0.1:8080)',
+  COUNTERSIGN_DATA_DIR: 'CA, server key and agent registry (default ./.countersign)',
+  COUNTERSIGN_POLICY_DIR: 'policy files (default ./policies)',
+  COUNTERSIGN_UPSTREAM_OVERRIDES: 'service=URL pairs, comma-separated; * for every service',
+  COUNTERSIGN_UPSTREAM_CA_FILE: 'PEM file of extra CAs trusted for upstream TLS',
+  COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
+  COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
+  COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
+} as const;
+
+function parseListen(value: string): { host: string; port: number } {
+  const match = /^(?<host>\[[0-9a-fA-F:]+\]|[^:]+):(?<port>\d{1,5})$/.exec(value);
+  const port = Number(match?.groups?.port);
+  if (!match?.groups?.host || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`COUNTERSIGN_LISTEN="${value}": expected host:port, for example 127.0.0.1:8080.`);
+  }
+  return { host: match.groups.host.replace(/^\[|\]$/g, ''), port };
+}
+
+function parseOverrides(value: string | undefined): Map<string, URL> {
+  const overrides = new Map<string, URL>();
+  if (value === undefined || value.trim() === '') return overrides;
+  for (const entry of value.split(',')) {
+    const eq = entry.indexOf('=');
+    const service = entry.slice(0, eq).trim();
+    const url = entry.slice(eq + 1).trim();
+    if (eq <= 0 || !/^(\*|[a-z0-9-]+)$/.test(service)) {
+      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": expected service=URL, for example s3=http://127.0.0.1:4566.`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": "${url}" is not a URL.`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": only http and https URLs can be upstreams.`);
+    }
+    overrides.set(service, parsed);
+  }
+  return overrides;
+}
+
+function positiveInteger(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name}="${value}": expected a positive whole number.`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const unknown = Object.keys(env).filter((k) => k.startsWith('COUNTERSIGN_') && !(k in SETTINGS));
+  if (unknown.length > 0) {
+    throw new ConfigError(`Unknown setting ${unknown.join(', ')}; known settings: ${Object.keys(SETTINGS).join(', ')}.`);
+  }
+  const caFile = env.COUNTERSIGN_UPSTREAM_CA_FILE;
+  const config: Config = {
+    listen: parseListen(env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8080'),
+    dataDir: resolve(env.COUNTERSIGN_DATA_DIR ?? '.countersign'),
+    policyDir: resolve(env.COUNTERSIGN_POLICY_DIR ?? 'policies'),
+    upstreamOverrides: parseOverrides(env.COUNTERSIGN_UPSTREAM_OVERRIDES),
+    stsRegion: env.COUNTERSIGN_STS_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
+    maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
+    ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
+  };
+  return Object.freeze(config);
+}

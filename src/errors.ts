@@ -1,0 +1,132 @@
+/**
+ * The one error catalogue. Every refusal countersign makes has a stable code here, an HTTP
+ * status, the error code an AWS client expects in its own protocol, and a hint that tells the
+ * caller what to do. `src/aws/error-response.ts` is the one place that turns these into
+ * AWS-shaped responses; nothing matches on message text.
+ */
+
+export interface CatalogueEntry {
+  /** HTTP status sent to the client. */
+  readonly status: number;
+  /** Error code as AWS would name it for XML protocols (S3, query). */
+  readonly awsCode: string;
+  /** Error code for JSON protocols, when AWS names it differently there. */
+  readonly jsonCode?: string;
+  /** What the caller should do about it. */
+  readonly hint: string;
+}
+
+export const ERROR_CATALOGUE = {
+  MissingAuthentication: {
+    status: 403,
+    awsCode: 'MissingAuthenticationToken',
+    hint: 'Sign the request with SigV4 using a countersign agent key (countersign agents issue NAME).',
+  },
+  MalformedAuthorization: {
+    status: 400,
+    awsCode: 'AuthorizationHeaderMalformed',
+    jsonCode: 'IncompleteSignatureException',
+    hint: 'Use an AWS SDK or CLI to sign requests; countersign accepts AWS4-HMAC-SHA256 header signatures.',
+  },
+  UnsupportedSigning: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    hint: 'Sign with AWS4-HMAC-SHA256 in the Authorization header and a hex, UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER payload hash.',
+  },
+  UnknownAgentKey: {
+    status: 403,
+    awsCode: 'InvalidAccessKeyId',
+    jsonCode: 'UnrecognizedClientException',
+    hint: 'Use an access key issued by this countersign (countersign agents issue NAME), not an AWS key.',
+  },
+  RevokedAgentKey: {
+    status: 403,
+    awsCode: 'InvalidAccessKeyId',
+    jsonCode: 'UnrecognizedClientException',
+    hint: 'This agent key was revoked; ask an operator to issue a new one.',
+  },
+  SignatureMismatch: {
+    status: 403,
+    awsCode: 'SignatureDoesNotMatch',
+    jsonCode: 'InvalidSignatureException',
+    hint: 'Check the agent secret key and that nothing between the client and countersign rewrites the request.',
+  },
+  RequestTimeSkewed: {
+    status: 403,
+    awsCode: 'RequestTimeTooSkewed',
+    jsonCode: 'InvalidSignatureException',
+    hint: "Fix the agent's clock: X-Amz-Date must be within 15 minutes of countersign's time.",
+  },
+  UnclassifiedRequest: {
+    status: 400,
+    awsCode: 'UnclassifiedRequest',
+    hint: 'countersign only forwards requests it can map to an IAM action and resource; this operation is not supported yet.',
+  },
+  AccessDenied: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'Ask a countersign operator to add or change a policy rule if this agent needs the action.',
+  },
+  AssumeRoleFailed: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: "Check the rule's role: its trust policy must let countersign's own identity assume it, and the session policy must fit STS limits.",
+  },
+  MisroutedRequest: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    hint: 'The Host header must name the host given in CONNECT, and endpoint-mode requests must be signed for a known AWS service and region.',
+  },
+  HostNotAllowed: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    hint: 'Only AWS endpoints are brokered; other hosts need a policy rule with `hosts:` that lets them through.',
+  },
+  PortNotAllowed: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    hint: 'Only port 443 is intercepted; other ports need a policy rule with `hosts:` and `ports:` that lets them through.',
+  },
+  RequestTooLarge: {
+    status: 413,
+    awsCode: 'RequestEntityTooLarge',
+    hint: 'Requests to JSON and query APIs are read whole to be classified; send a smaller request.',
+  },
+  UpstreamUnavailable: {
+    status: 502,
+    awsCode: 'ServiceUnavailable',
+    hint: 'countersign could not reach the AWS endpoint; retry, and check the upstream override settings and network egress.',
+  },
+  InternalError: {
+    status: 500,
+    awsCode: 'InternalError',
+    hint: 'This is a countersign bug or misconfiguration; the request id in the audit log has the details.',
+  },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** A refusal with a stable catalogue code. `message` says what went wrong for this request. */
+export class CountersignError extends Error {
+  override readonly name = 'CountersignError';
+  readonly entry: CatalogueEntry;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.entry = ERROR_CATALOGUE[code];
+  }
+
+  /** The message plus what to do, as the client sees it. */
+  get clientMessage(): string {
+    return `${this.message} ${this.entry.hint}`;
+  }
+}
+
+export function isCountersignError(error: unknown): error is CountersignError {
+  return error instanceof CountersignError;
+}

@@ -1,0 +1,54 @@
+import { CountersignError } from '../errors.js';
+import { parseAmzDate, signatureMatches, type SigV4Authorization, type SignableRequest } from '../aws/sigv4.js';
+import type { AgentRegistry } from './registry.js';
+
+/** Who is calling, as proven by a verified SigV4 signature made with an agent key. */
+export interface AgentIdentity {
+  readonly agent: string;
+  readonly accessKeyId: string;
+  /** Service and region the agent signed for (the credential scope). */
+  readonly service: string;
+  readonly region: string;
+}
+
+/** SigV4 allows 15 minutes of clock skew (AWS General Reference, "Signature Version 4"). */
+export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+
+/** Looks the key up before any body is read, so unknown callers cost nothing. */
+export function resolveAgentKey(registry: AgentRegistry, auth: SigV4Authorization): { agent: string; secret: string } {
+  const found = registry.lookup(auth.accessKeyId);
+  if (found === undefined) {
+    throw new CountersignError('UnknownAgentKey', `The access key ${auth.accessKeyId.slice(0, 24)} is not a countersign agent key.`);
+  }
+  if (found.key.revokedAt !== undefined) {
+    throw new CountersignError('RevokedAgentKey', `The agent key ${auth.accessKeyId} of agent "${found.agent}" was revoked at ${found.key.revokedAt}.`);
+  }
+  return { agent: found.agent, secret: registry.secretFor(auth.accessKeyId) };
+}
+
+/** Verifies the signature and the clock; returns the agent it proves. */
+export async function verifyAgent(
+  request: SignableRequest,
+  auth: SigV4Authorization,
+  key: { agent: string; secret: string },
+  now: number = Date.now(),
+): Promise<AgentIdentity> {
+  if (!auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-amz-date')) {
+    throw new CountersignError('MalformedAuthorization', 'SignedHeaders must include host and x-amz-date.');
+  }
+  const signingDate = parseAmzDate(request.headers['x-amz-date']);
+  if (signingDate === undefined) {
+    throw new CountersignError('MalformedAuthorization', 'X-Amz-Date is missing or not in the form YYYYMMDDTHHMMSSZ.');
+  }
+  const skew = Math.abs(signingDate.getTime() - now);
+  if (skew > MAX_CLOCK_SKEW_MS) {
+    throw new CountersignError(
+      'RequestTimeSkewed',
+      `X-Amz-Date ${request.headers['x-amz-date']} is ${Math.round(skew / 60000)} minutes from countersign's clock (${new Date(now).toISOString()}).`,
+    );
+  }
+  if (!(await signatureMatches(request, auth, key.secret, signingDate))) {
+    throw new CountersignError('SignatureMismatch', `The signature of agent "${key.agent}" does not verify.`);
+  }
+  return { agent: key.agent, accessKeyId: auth.accessKeyId, service: auth.service, region: auth.region };
+}
