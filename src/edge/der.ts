@@ -47,7 +47,7 @@ export function sequence(...items: Buffer[]): Buffer {
  * two encoders could produce different bytes for the same Name and break byte-wise matching.
  */
 export function set(...items: Buffer[]): Buffer {
-  return tlv(TAG.SET, Buffer.concat([...items].sort(Buffer.compare)));
+  return tlv(TAG.SET, Buffer.concat([...items].sort((a, b) => Buffer.compare(a, b))));
 }
 
 /**

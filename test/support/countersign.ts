@@ -1,0 +1,133 @@
+// Runs the built countersign CLI (`node dist/cli/main.js serve`) as a child process, the way a
+// user runs it, with its own data and policy directories, and collects its JSON log lines.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { repoRoot } from './python.js';
+
+export const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
+
+export interface AgentKey {
+  agent: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface CountersignProcess {
+  /** http://127.0.0.1:PORT */
+  proxyUrl: string;
+  port: number;
+  dataDir: string;
+  policyDir: string;
+  caPath: string;
+  /** Everything written to stdout so far (JSON log lines). */
+  stdout(): string;
+  stderr(): string;
+  /** Parsed log records with `event: "request"`. */
+  requests(): Array<Record<string, unknown>>;
+  /** Runs `countersign ARGS` against the same data directory. */
+  cli(args: string[]): string;
+  issueAgent(name: string): AgentKey;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  policies: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+export async function startCountersign(options: StartOptions): Promise<CountersignProcess> {
+  const root = mkdtempSync(path.join(tmpdir(), 'countersign-test-'));
+  const dataDir = path.join(root, 'data');
+  const policyDir = path.join(root, 'policies');
+  mkdirSync(policyDir);
+  for (const [name, text] of Object.entries(options.policies)) writeFileSync(path.join(policyDir, name), text);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? root,
+    COUNTERSIGN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_DATA_DIR: dataDir,
+    COUNTERSIGN_POLICY_DIR: policyDir,
+    COUNTERSIGN_LOG_LEVEL: 'debug',
+    AWS_REGION: 'us-east-1',
+    // No shared config or instance metadata lookups: credentials come from the env only.
+    AWS_CONFIG_FILE: path.join(root, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(root, 'no-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const port = await waitForListening(child, () => stderr);
+  const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+  return {
+    proxyUrl: `http://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    policyDir,
+    caPath: path.join(dataDir, 'ca.crt'),
+    stdout: () => stdout,
+    stderr: () => stderr,
+    requests: () =>
+      stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((record) => record.event === 'request'),
+    cli,
+    issueAgent: (name) => JSON.parse(cli(['agents', 'issue', name, '--json'])) as AgentKey,
+    stop: () => stopChild(child),
+  };
+}
+
+function waitForListening(child: ChildProcess, stderr: () => string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`countersign did not start:\n${stderr()}`)), 15_000);
+    const check = () => {
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr());
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        child.stderr?.off('data', check);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stderr?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`countersign exited with ${String(code)}:\n${stderr()}`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The environment an agent process gets: its key, the proxy, the CA, nothing else from AWS. */
+export function agentEnv(cs: CountersignProcess, key: AgentKey, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    AWS_ACCESS_KEY_ID: key.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    HTTPS_PROXY: cs.proxyUrl,
+    https_proxy: cs.proxyUrl,
+    NO_PROXY: '',
+    AWS_CA_BUNDLE: cs.caPath,
+    ...extra,
+  };
+}

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    // e2e files each start their own moto and countersign; two at a time fits 2 cores.
+    maxWorkers: 2,
+  },
+});
