@@ -2,9 +2,9 @@ import type { ServerResponse } from 'node:http';
 import type { CountersignError } from '../errors.js';
 import type { Protocol } from './protocol.js';
 
-/** XML text and attribute escaping (the message may quote request data). */
+/** XML element-text escaping (the message may quote request data). */
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 interface RenderedError {

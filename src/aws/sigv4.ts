@@ -153,8 +153,9 @@ export async function signRequest(
   credentials: Credentials,
   region: string,
   service: string,
+  signingDate: Date = new Date(),
 ): Promise<Record<string, string>> {
-  const signed = await signerFor(credentials, region, service).sign(toSmithyRequest(request), { signingDate: new Date() });
+  const signed = await signerFor(credentials, region, service).sign(toSmithyRequest(request), { signingDate });
   return signed.headers;
 }
 

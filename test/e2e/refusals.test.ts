@@ -1,0 +1,241 @@
+// Bad input gets a clear, AWS-shaped error and nothing is forwarded. Upstream and STS point at a
+// recording server, so every test can check that not one byte left countersign.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
+import { rawConnect, send, signedRequest, type SignOptions } from '../support/raw-requests.js';
+
+function listen(server: Server | TcpServer): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+describe('refusals: a clear error in the client protocol, nothing forwarded', { timeout: 60_000 }, () => {
+  let recorder: Server;
+  let forwarded = 0;
+  let echo: TcpServer;
+  let echoPort: number;
+  let cs: CountersignProcess;
+  let agent: AgentKey;
+
+  beforeAll(async () => {
+    recorder = createHttpServer((_req, res) => {
+      forwarded += 1;
+      res.end('recorded');
+    });
+    const recorderPort = await listen(recorder);
+    echo = createTcpServer((socket) => socket.pipe(socket));
+    echoPort = await listen(echo);
+    cs = await startCountersign({
+      policies: {
+        'rules.yaml': `apiVersion: countersign.dev/v1alpha1
+kind: Policy
+rules:
+  - name: everything-s3
+    effect: allow
+    agents: ["*"]
+    actions: ["s3:*", "dynamodb:*", "sts:*"]
+    resources: ["*"]
+    credentials: { roleArn: "arn:aws:iam::123456789012:role/never-assumed" }
+  - name: echo-tunnel
+    effect: allow
+    hosts: ["127.0.0.1"]
+    ports: [${echoPort}]
+  - name: blocked-host
+    effect: deny
+    hosts: ["*.blocked.example"]
+`,
+      },
+      env: {
+        COUNTERSIGN_UPSTREAM_OVERRIDES: `*=http://127.0.0.1:${recorderPort}`,
+        COUNTERSIGN_MAX_BODY_BYTES: '4096',
+        AWS_ACCESS_KEY_ID: 'AKIDNOTUSEDBYTHESETESTS',
+        AWS_SECRET_ACCESS_KEY: 'not-used-by-these-tests',
+      },
+    });
+    agent = cs.issueAgent('tester');
+  });
+
+  afterAll(async () => {
+    await cs?.stop();
+    recorder?.close();
+    echo?.close();
+  });
+
+  beforeEach(() => {
+    forwarded = 0;
+  });
+
+  const host = () => `127.0.0.1:${cs.port}`;
+  const s3Get = (overrides: Partial<SignOptions> = {}): SignOptions => ({
+    accessKeyId: agent.accessKeyId,
+    secretAccessKey: agent.secretAccessKey,
+    service: 's3',
+    host: host(),
+    path: '/bucket/key.txt',
+    ...overrides,
+  });
+
+  async function sendSigned(options: SignOptions, mutate: (h: Record<string, string>) => void = () => {}) {
+    const { headers } = await signedRequest(options);
+    mutate(headers);
+    return send(cs.port, options.method ?? 'GET', options.path, headers, options.body ?? '');
+  }
+
+  function expectXmlError(response: { status: number; body: string }, status: number, code: string, text: string) {
+    expect(response.status).toBe(status);
+    expect(response.body).toContain(`<Code>${code}</Code>`);
+    expect(response.body).toContain(text);
+    expect(response.body).toMatch(/<RequestId>[0-9a-f-]{36}<\/RequestId>/);
+    expect(forwarded).toBe(0);
+  }
+
+  it('refuses a request with no Authorization header', async () => {
+    const response = await send(cs.port, 'GET', '/bucket/key.txt', { host: host() });
+    expectXmlError(response, 403, 'MissingAuthenticationToken', 'no Authorization header');
+  });
+
+  it('refuses a malformed Authorization header', async () => {
+    const response = await send(cs.port, 'GET', '/bucket/key.txt', { host: host(), authorization: 'AWS4-HMAC-SHA256 Credential=garbage' });
+    expectXmlError(response, 400, 'AuthorizationHeaderMalformed', 'Credential, SignedHeaders and Signature');
+  });
+
+  it('refuses a signature made with the wrong secret', async () => {
+    const response = await sendSigned(s3Get({ secretAccessKey: 'wrong-secret-wrong-secret-wrong-secret00' }));
+    expectXmlError(response, 403, 'SignatureDoesNotMatch', 'does not verify');
+  });
+
+  it('refuses a request changed after signing (path swapped for another object)', async () => {
+    const { headers } = await signedRequest(s3Get());
+    const response = await send(cs.port, 'GET', '/bucket/other-key.txt', headers);
+    expectXmlError(response, 403, 'SignatureDoesNotMatch', 'does not verify');
+  });
+
+  it('refuses an access key countersign never issued, including a real-looking AWS key', async () => {
+    const unknown = await sendSigned(s3Get({ accessKeyId: 'CSAKAAAAAAAAAAAAAAAA' }));
+    expectXmlError(unknown, 403, 'InvalidAccessKeyId', 'is not a countersign agent key');
+    const aws = await sendSigned(s3Get({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE' }));
+    expectXmlError(aws, 403, 'InvalidAccessKeyId', 'is not a countersign agent key');
+  });
+
+  it('refuses a revoked agent key', async () => {
+    const doomed = cs.issueAgent('doomed');
+    const options = s3Get({ accessKeyId: doomed.accessKeyId, secretAccessKey: doomed.secretAccessKey, path: '/bucket/key.txt?versionId=x' });
+    expect(cs.cli(['agents', 'revoke', 'doomed'])).toContain(doomed.accessKeyId);
+    await new Promise((r) => setTimeout(r, 400)); // the proxy re-reads the registry at most every 250 ms
+    const response = await sendSigned(options);
+    expectXmlError(response, 403, 'InvalidAccessKeyId', 'was revoked');
+  });
+
+  it('refuses an X-Amz-Date more than 15 minutes off', async () => {
+    const response = await sendSigned(s3Get({ signingDate: new Date(Date.now() - 20 * 60 * 1000) }));
+    expectXmlError(response, 403, 'RequestTimeTooSkewed', 'minutes from countersign');
+  });
+
+  it('refuses SigV4a, presigned URLs and signed streaming payloads it cannot re-sign', async () => {
+    const sigv4a = await send(cs.port, 'GET', '/bucket/key.txt', { host: host(), authorization: 'AWS4-ECDSA-P256-SHA256 Credential=x' });
+    expectXmlError(sigv4a, 400, 'InvalidRequest', 'SigV4a');
+    const presigned = await send(cs.port, 'GET', '/bucket/key.txt?X-Amz-Credential=a&X-Amz-Signature=b', { host: host() });
+    expectXmlError(presigned, 400, 'InvalidRequest', 'Presigned URLs');
+    const streaming = await sendSigned(
+      s3Get({ method: 'PUT', headers: { 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }, body: 'x' }),
+    );
+    expectXmlError(streaming, 400, 'InvalidRequest', 'signed chunks');
+  });
+
+  it('refuses requests it cannot classify, in the protocol of the service', async () => {
+    const acl = await sendSigned(s3Get({ path: '/bucket/key.txt?acl' }));
+    expectXmlError(acl, 400, 'UnclassifiedRequest', 'query parameter "acl"');
+    const sqs = await sendSigned({ ...s3Get(), service: 'sqs', method: 'POST', path: '/', body: 'Action=ListQueues' });
+    expectXmlError(sqs, 400, 'UnclassifiedRequest', '"sqs" are not supported');
+    const dynamo = await sendSigned({
+      ...s3Get(),
+      service: 'dynamodb',
+      method: 'POST',
+      path: '/',
+      headers: { 'x-amz-target': 'DynamoDB_20120810.TransactWriteItems', 'content-type': 'application/x-amz-json-1.0' },
+      body: '{}',
+    });
+    expect(dynamo.status).toBe(400);
+    expect(dynamo.headers['content-type']).toBe('application/x-amz-json-1.0');
+    expect(JSON.parse(dynamo.body)).toMatchObject({ __type: 'countersign#UnclassifiedRequest', countersignCode: 'UnclassifiedRequest' });
+    expect(forwarded).toBe(0);
+  });
+
+  it('refuses a JSON or query body larger than the configured limit', async () => {
+    const response = await sendSigned({ ...s3Get(), service: 'sts', method: 'POST', path: '/', body: `Action=GetCallerIdentity&pad=${'x'.repeat(5000)}` });
+    expectXmlError(response, 413, 'RequestEntityTooLarge', 'larger than 4096 bytes');
+  });
+
+  it('refuses CONNECT to an AWS host on a port other than 443', async () => {
+    const { statusLine, text } = await rawConnect(cs.port, 's3.amazonaws.com:8443');
+    expect(statusLine).toBe('HTTP/1.1 403 countersign PortNotAllowed');
+    expect(text).toContain('port 8443 is not allowed');
+  });
+
+  it('refuses CONNECT to a host no rule lets through, and to one a rule denies', async () => {
+    const unknown = await rawConnect(cs.port, 'example.com:443');
+    expect(unknown.statusLine).toBe('HTTP/1.1 403 countersign HostNotAllowed');
+    expect(unknown.text).toContain('not an AWS endpoint and no host rule lets it through');
+    const denied = await rawConnect(cs.port, 'api.blocked.example:443');
+    expect(denied.text).toContain('denied by rule "blocked-host"');
+  });
+
+  it('tunnels a host a rule allows, without interception', async () => {
+    const socket = netConnect({ host: '127.0.0.1', port: cs.port });
+    const reply = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      socket.on('connect', () => socket.write(`CONNECT 127.0.0.1:${echoPort} HTTP/1.1\r\nHost: 127.0.0.1:${echoPort}\r\n\r\n`));
+      socket.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text === 'HTTP/1.1 200 Connection Established\r\n\r\n') socket.write('ping through the tunnel');
+        if (text.endsWith('ping through the tunnel')) resolve(text);
+      });
+      socket.on('error', reject);
+    });
+    socket.destroy();
+    expect(reply).toBe('HTTP/1.1 200 Connection Established\r\n\r\nping through the tunnel');
+  });
+
+  it('refuses an absolute-URI request for a host that is not AWS', async () => {
+    const response = await send(cs.port, 'GET', 'http://example.com/index.html', { host: 'example.com' });
+    expectXmlError(response, 403, 'AccessDenied', 'does not forward plain HTTP to example.com');
+  });
+
+  it('refuses an intercepted request whose Host is not the CONNECT host', async () => {
+    const response = await interceptedRequest('s3.amazonaws.com', 'GET /bucket/key HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n');
+    expect(response).toMatch(/^HTTP\/1\.1 400/);
+    expect(response).toContain('<Code>InvalidRequest</Code>');
+    expect(response).toContain('the tunnel was opened to s3.amazonaws.com');
+    expect(forwarded).toBe(0);
+  });
+
+  it('refuses a request signed for one service and sent to another service host', async () => {
+    const { headers } = await signedRequest({ ...s3Get(), host: 's3.amazonaws.com', service: 'dynamodb', method: 'POST', path: '/', body: '{}' });
+    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+    const response = await interceptedRequest('s3.amazonaws.com', `POST / HTTP/1.1\r\n${lines}\r\ncontent-length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(response).toMatch(/^HTTP\/1\.1 400/);
+    expect(response).toContain('signed for service "dynamodb" but sent to s3.amazonaws.com');
+    expect(forwarded).toBe(0);
+  });
+
+  /** CONNECT, TLS with the countersign CA, one raw HTTP/1.1 request; returns the raw response. */
+  function interceptedRequest(connectHost: string, rawRequest: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: '127.0.0.1', port: cs.port });
+      socket.once('connect', () => socket.write(`CONNECT ${connectHost}:443 HTTP/1.1\r\nHost: ${connectHost}:443\r\n\r\n`));
+      socket.once('data', (d: Buffer) => {
+        if (!d.toString().startsWith('HTTP/1.1 200')) return reject(new Error(d.toString()));
+        const tls = tlsConnect({ socket, servername: connectHost, ca: readFileSync(cs.caPath, 'utf8') });
+        let text = '';
+        tls.on('secureConnect', () => tls.write(rawRequest));
+        tls.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        tls.on('end', () => resolve(text));
+        tls.on('error', reject);
+      });
+      socket.on('error', reject);
+    });
+  }
+});
