@@ -12,7 +12,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { classifierFor, type Classification } from './aws/classify/index.js';
+import { classifierFor, type Classification, type ServiceClassifier } from './aws/classify/index.js';
 import { sendAwsError } from './aws/error-response.js';
 import { hostServesService } from './aws/host-service.js';
 import { checkPayloadMode } from './aws/payload.js';
@@ -47,6 +47,7 @@ export interface PipelineDeps {
 
 interface Verified {
   readonly identity: AgentIdentity;
+  readonly classifier: ServiceClassifier;
   readonly query: QueryParams;
   readonly body: Buffer | undefined;
 }
@@ -64,7 +65,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   let protocol: Protocol = protocolOf(undefined, inbound.message.headers);
   try {
     const verified = await identify(deps, inbound, audit, (p) => (protocol = p));
-    const classification = classifierFor(verified.identity.service).classify({
+    const classification = verified.classifier.classify({
       method: inbound.method,
       host: inbound.host,
       rawPath: inbound.rawPath,
@@ -121,7 +122,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
     auth,
     key,
   );
-  return { identity, query, body };
+  return { identity, classifier, query, body };
 }
 
 /** mint, sign, forward, and stream the answer back. */

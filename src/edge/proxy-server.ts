@@ -65,7 +65,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     const tls = new TLSSocket(socket, { isServer: true, secureContext, ALPNProtocols: ['http/1.1'] });
-    tls.on('error', (error) => {
+    tls.on('error', (error: Error) => {
       logger.debug({ event: 'tls', host: plan.host, error: error.message }, 'TLS handshake or stream failed');
       tls.destroy();
     });

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import { CountersignError } from '../errors.js';
 import type { UpstreamTarget } from './target.js';
 
@@ -43,7 +43,7 @@ export class UpstreamClient {
       const response = await this.agent.request({
         origin: target.origin,
         path: target.rawPath,
-        method: method as Dispatcher.HttpMethod,
+        method: method,
         headers,
         body: body ?? null,
         signal,

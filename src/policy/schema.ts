@@ -107,10 +107,10 @@ export function validateDocument(contents: unknown, at: At, rules: RuleSpec[], i
   if (doc === undefined) return;
   const apiVersion = check.required(doc, 'apiVersion', 'the document', check.string(doc, 'apiVersion', 'document'));
   if (apiVersion !== undefined && apiVersion !== POLICY_API_VERSION) {
-    check.fail(doc.get('apiVersion', true) as Node, `found apiVersion "${apiVersion}", expected "${POLICY_API_VERSION}"`);
+    check.fail(doc.get('apiVersion', true), `found apiVersion "${apiVersion}", expected "${POLICY_API_VERSION}"`);
   }
   const kind = check.required(doc, 'kind', 'the document', check.string(doc, 'kind', 'document'));
-  if (kind !== undefined && kind !== POLICY_KIND) check.fail(doc.get('kind', true) as Node, `found kind "${kind}", expected "${POLICY_KIND}"`);
+  if (kind !== undefined && kind !== POLICY_KIND) check.fail(doc.get('kind', true), `found kind "${kind}", expected "${POLICY_KIND}"`);
   if (doc.has('metadata')) check.map(doc.get('metadata', true), 'metadata', METADATA_KEYS);
   const list = doc.get('rules', true);
   if (list === undefined) {
@@ -152,7 +152,7 @@ function validateRule(check: Checker, node: unknown): RuleSpec | undefined {
   const resources = check.required(rule, 'resources', what, check.list(rule, 'resources', what, check.stringItem('resources', /^(\*|arn:.+)$/, 'an ARN glob or "*"')));
   const credentials = validateCredentials(check, rule, what);
   if (effect === 'allow' && !rule.has('credentials')) check.fail(rule, `${what} allows but has no "credentials", expected credentials.roleArn (the role to assume)`);
-  if (effect === 'deny' && rule.has('credentials')) check.fail(rule.get('credentials', true) as Node, `${what} denies, so "credentials" would never be used; remove it`);
+  if (effect === 'deny' && rule.has('credentials')) check.fail(rule.get('credentials', true), `${what} denies, so "credentials" would never be used; remove it`);
   if (name === undefined || effect === undefined || agents === undefined || actions === undefined || resources === undefined) return undefined;
   if (check.issueCount > issuesBefore) return undefined;
   return {
