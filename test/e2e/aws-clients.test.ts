@@ -69,7 +69,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     moto = await startMoto();
-    await seedS3(moto, 'reports', { 'a/b.txt': 'hello from reports\n', [TRICKY_KEY]: 'tricky key body' });
+    await seedS3(moto, 'reports', { 'a/b.txt': 'hello from reports\n', [TRICKY_KEY]: 'tricky key body', 'cache/once.txt': 'cached' });
     await seedS3(moto, 'secret-data', { 'x.txt': 'top secret' });
     await seedDynamoTable(moto, 'orders');
     await seedUntrustingRole(moto, 'untrusting');
@@ -178,6 +178,17 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     // The object is still there: nothing was forwarded.
     const [still] = await boto3([{ service: 's3', op: 'head_object', params: { Bucket: 'reports', Key: 'a/b.txt' } }]);
     expect(still?.ok).toBe(true);
+  });
+
+  it('calls STS once per (role, scope) while the credentials last', async () => {
+    const read = { service: 's3', op: 'get_object', params: { Bucket: 'reports', Key: 'cache/once.txt' }, read_body: true };
+    const outcomes = await boto3([read, read, read]);
+    expect(outcomes.map((o) => o.result?.Body)).toEqual(['cached', 'cached', 'cached']);
+    const records = cs.requests().filter((r) => (r.resources as string[] | undefined)?.[0] === 'arn:aws:s3:::reports/cache/once.txt');
+    expect(records.map((r) => r.credentialsCached)).toEqual([false, true, true]);
+    expect(new Set(records.map((r) => r.stsSession)).size).toBe(1);
+    const minted = (await assumedRoles(moto.endpoint)).filter((r) => r.policy?.includes('reports/cache/once.txt'));
+    expect(minted).toHaveLength(1);
   });
 
   it('STS refusing the AssumeRole reaches the agent in AWS shape', async () => {

@@ -33,16 +33,19 @@ export interface CountersignProcess {
 }
 
 export interface StartOptions {
-  policies: Record<string, string>;
+  /** Policy files to write into a fresh policy directory, or an existing directory to use. */
+  policies: Record<string, string> | string;
   env?: Record<string, string>;
 }
 
 export async function startCountersign(options: StartOptions): Promise<CountersignProcess> {
   const root = mkdtempSync(path.join(tmpdir(), 'countersign-test-'));
   const dataDir = path.join(root, 'data');
-  const policyDir = path.join(root, 'policies');
-  mkdirSync(policyDir);
-  for (const [name, text] of Object.entries(options.policies)) writeFileSync(path.join(policyDir, name), text);
+  const policyDir = typeof options.policies === 'string' ? options.policies : path.join(root, 'policies');
+  if (typeof options.policies !== 'string') {
+    mkdirSync(policyDir);
+    for (const [name, text] of Object.entries(options.policies)) writeFileSync(path.join(policyDir, name), text);
+  }
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? root,
