@@ -6,14 +6,15 @@ import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
 import { loadOrCreateCertificateAuthority } from './edge/ca-store.js';
 import { LeafCertificateCache } from './edge/leaf-cache.js';
+import { createAdminServer } from './edge/admin-server.js';
 import { createProxyServer } from './edge/proxy-server.js';
 import { UpstreamClient } from './forward/upstream.js';
 import { AgentRegistry, loadOrCreateServerKey } from './identity/registry.js';
-import { compilePolicySet } from './policy/compile.js';
-import { loadPolicyDir } from './policy/load.js';
+import { PolicyStore } from './policy/store.js';
 
 export interface RunningCountersign {
   readonly address: AddressInfo;
+  readonly adminAddress: AddressInfo;
   readonly caCertPath: string;
   readonly logger: Logger;
   close(): Promise<void>;
@@ -21,8 +22,8 @@ export interface RunningCountersign {
 
 /** Builds every part from a validated config and starts the proxy listener. */
 export async function startCountersign(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningCountersign> {
-  const policy = compilePolicySet(loadPolicyDir(config.policyDir));
-  logger.info({ event: 'policy.loaded', files: policy.files.length, rules: policy.awsRules.length + policy.hostRules.length }, 'policies loaded');
+  const policies = new PolicyStore(config.policyDir, logger);
+  policies.watch();
   const { ca, certPath, created } = loadOrCreateCertificateAuthority(config.dataDir);
   if (created) logger.info({ event: 'ca.created', certPath }, 'generated a new countersign CA');
   const registry = new AgentRegistry(config.dataDir, loadOrCreateServerKey(config.dataDir));
@@ -33,7 +34,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   const server: Server = createProxyServer({
     pipeline: {
       registry,
-      policy: () => policy,
+      policy: () => policies.get(),
       minter,
       upstream,
       overrides: config.upstreamOverrides,
@@ -42,22 +43,29 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     },
     leafCertificates: new LeafCertificateCache(ca, { maxEntries: 1000 }),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  const admin = createAdminServer({ policyStatus: () => policies.status, caLoaded: () => ca.certDer.length > 0 });
+  const address = await listen(server, config.listen);
+  const adminAddress = await listen(admin, config.adminListen);
   return {
     address,
+    adminAddress,
     caCertPath: certPath,
     logger,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => {
+        s.close(() => resolve());
+        s.closeAllConnections();
+      })));
+      policies.close();
       minter.destroy();
       await upstream.close();
     },
   };
+}
+
+function listen(server: Server, at: { host: string; port: number }): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => resolve(server.address() as AddressInfo));
+  });
 }

@@ -68,6 +68,12 @@ export const ERROR_CATALOGUE = {
     jsonCode: 'AccessDeniedException',
     hint: 'Ask a countersign operator to add or change a policy rule if this agent needs the action.',
   },
+  ApprovalUnavailable: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'The request matched a rule that needs a human approval, which this countersign cannot take yet; ask an operator to change the rule.',
+  },
   AssumeRoleFailed: {
     status: 403,
     awsCode: 'AccessDenied',

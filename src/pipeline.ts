@@ -76,8 +76,17 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
       region: verified.identity.region,
     });
     recordClassification(audit, classification);
-    const decision = decide(deps.policy(), verified.identity.agent, classification.needs);
+    const decision = decide(deps.policy(), {
+      agent: verified.identity.agent,
+      service: classification.service,
+      region: classification.region,
+      needs: classification.needs,
+      parameters: classification.parameters,
+      sourceIp: inbound.remoteAddress,
+      requestBytes: requestBytes(inbound),
+    });
     recordDecision(audit, decision);
+    if (decision.effect === 'approve') throw approvalRequired(verified.identity, decision, inbound.id);
     if (decision.effect !== 'allow' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
     await forward(deps, inbound, verified, classification, decision, audit, res);
   } catch (error) {
@@ -179,6 +188,13 @@ async function forward(
   }
 }
 
+/** The declared body size; undefined for a streamed body without Content-Length. */
+function requestBytes(inbound: InboundRequest): number | undefined {
+  const declared = inbound.message.headers['content-length'];
+  if (declared !== undefined) return Number(declared);
+  return inbound.message.headers['transfer-encoding'] === undefined ? 0 : undefined;
+}
+
 function requestHasBody(inbound: InboundRequest): boolean {
   const headers = inbound.message.headers;
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
@@ -193,6 +209,11 @@ function accessDenied(identity: AgentIdentity, decision: Decision, requestId: st
     })
     .join('; ');
   return new CountersignError('AccessDenied', `countersign refused agent "${identity.agent}": ${why}. Request id ${requestId}.`);
+}
+
+function approvalRequired(identity: AgentIdentity, decision: Decision, requestId: string): CountersignError {
+  const rules = decision.approvals.map((a) => `"${a.rule}"`).join(', ');
+  return new CountersignError('ApprovalUnavailable', `Agent "${identity.agent}" needs human approval under rule ${rules}, and approvals are not enabled on this countersign. Request id ${requestId}.`);
 }
 
 function internalError(logger: Logger, requestId: string, error: unknown): CountersignError {

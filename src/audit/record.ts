@@ -20,7 +20,7 @@ export interface RequestAudit {
   operation?: string;
   actions?: string[];
   resources?: string[];
-  decision?: 'allow' | 'deny';
+  decision?: 'allow' | 'deny' | 'approve';
   rules?: string[];
   reasons?: string[];
   stsSession?: string;

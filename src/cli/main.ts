@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, SETTINGS } from '../config/config.js';
 import { PolicyLoadError } from '../policy/load.js';
 import { agentsCommand } from './agents.js';
+import { policyCommand } from './policy.js';
 import { serveCommand } from './serve.js';
 
 const USAGE = `usage: countersign <command>
@@ -9,6 +10,10 @@ const USAGE = `usage: countersign <command>
   agents issue NAME [--json]     issue an agent key (prints AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
   agents revoke NAME|KEY_ID      revoke an agent's keys, or one key
   agents list                    list agents and their keys
+  policy check [DIR] [--strict]  validate the policy set and warn about risky or dead rules
+  policy test [DIR]              run the policy tests in DIR/*.test.yaml
+  policy explain --agent NAME REQUEST
+                                 show every rule against a request and the decision
 
 settings:
 ${Object.entries(SETTINGS)
@@ -25,6 +30,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return -1; // keeps running
     case 'agents':
       return agentsCommand(loadConfig(), rest, out);
+    case 'policy':
+      return policyCommand(loadConfig().policyDir, rest, out);
     case undefined:
     case 'help':
     case '--help':

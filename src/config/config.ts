@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 /** countersign's settings: read once at start-up from the environment, validated, frozen. */
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
+  readonly adminListen: { readonly host: string; readonly port: number };
   readonly dataDir: string;
   readonly policyDir: string;
   /** Upstream overrides by SigV4 service name (`*` for every service). */
@@ -21,6 +22,7 @@ export class ConfigError extends Error {
 /** The documented settings (README "Configuration"); anything else starting with COUNTERSIGN_ is a typo. */
 export const SETTINGS = {
   COUNTERSIGN_LISTEN: 'proxy listener, host:port (default 127.0.0.1:8080)',
+  COUNTERSIGN_ADMIN_LISTEN: 'admin listener for /healthz and /readyz, host:port (default 127.0.0.1:9090)',
   COUNTERSIGN_DATA_DIR: 'CA, server key and agent registry (default ./.countersign)',
   COUNTERSIGN_POLICY_DIR: 'policy files (default ./policies)',
   COUNTERSIGN_UPSTREAM_OVERRIDES: 'service=URL pairs, comma-separated; * for every service',
@@ -30,11 +32,11 @@ export const SETTINGS = {
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
 } as const;
 
-function parseListen(value: string): { host: string; port: number } {
+function parseListen(value: string, name = 'COUNTERSIGN_LISTEN'): { host: string; port: number } {
   const match = /^(?<host>\[[0-9a-fA-F:]+\]|[^:]+):(?<port>\d{1,5})$/.exec(value);
   const port = Number(match?.groups?.port);
   if (!match?.groups?.host || !Number.isInteger(port) || port > 65535) {
-    throw new ConfigError(`COUNTERSIGN_LISTEN="${value}": expected host:port, for example 127.0.0.1:8080.`);
+    throw new ConfigError(`${name}="${value}": expected host:port, for example 127.0.0.1:8080.`);
   }
   return { host: match.groups.host.replace(/^\[|\]$/g, ''), port };
 }
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const caFile = env.COUNTERSIGN_UPSTREAM_CA_FILE;
   const config: Config = {
     listen: parseListen(env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8080'),
+    adminListen: parseListen(env.COUNTERSIGN_ADMIN_LISTEN ?? '127.0.0.1:9090', 'COUNTERSIGN_ADMIN_LISTEN'),
     dataDir: resolve(env.COUNTERSIGN_DATA_DIR ?? '.countersign'),
     policyDir: resolve(env.COUNTERSIGN_POLICY_DIR ?? 'policies'),
     upstreamOverrides: parseOverrides(env.COUNTERSIGN_UPSTREAM_OVERRIDES),

@@ -1,12 +1,22 @@
+import { accountOf } from '../aws/arn.js';
+import { agentCriterion, globCriterion } from './criteria/patterns.js';
+import { parametersCriterion } from './criteria/parameters.js';
+import { requestSizeCriterion } from './criteria/request-size.js';
+import { sourceIpCriterion } from './criteria/source-ip.js';
+import { duringCriterion, outsideCriterion } from './criteria/time-window.js';
+import type { Criterion } from './criteria/types.js';
 import { compileGlobs, type Matcher } from './glob.js';
-import type { AwsRuleSpec, HostRuleSpec, PolicySetSpec } from './types.js';
+import { RuleIndex } from './rule-index.js';
+import type { AwsRuleSpec, DirectorySpec, HostRuleSpec, PolicySetSpec } from './types.js';
 
-/** A rule with its globs compiled once, at load time. */
+/** A rule with its criteria compiled once, at load time, cheapest first. */
 export interface CompiledAwsRule {
   readonly spec: AwsRuleSpec;
-  readonly agent: Matcher;
-  readonly action: Matcher;
-  readonly resource: Matcher;
+  /** Position in the policy set; candidates are evaluated in this order. */
+  readonly order: number;
+  /** The account of the rule's role: resources named without an account live there. */
+  readonly roleAccount: string | undefined;
+  readonly criteria: readonly Criterion[];
 }
 
 export interface CompiledHostRule {
@@ -17,24 +27,38 @@ export interface CompiledHostRule {
 export interface CompiledPolicySet {
   readonly awsRules: readonly CompiledAwsRule[];
   readonly hostRules: readonly CompiledHostRule[];
+  readonly index: RuleIndex;
+  readonly directory: DirectorySpec;
+  /** Declared groups of each declared agent. */
+  readonly agentGroups: ReadonlyMap<string, ReadonlySet<string>>;
   readonly files: readonly string[];
+  readonly hash: string;
+}
+
+function compileAwsRule(spec: AwsRuleSpec, order: number): CompiledAwsRule {
+  const criteria: Criterion[] = [agentCriterion(spec.agents)];
+  if (spec.services !== undefined) criteria.push(globCriterion('SERVICE_MISMATCH', spec.services, (f) => f.service));
+  // IAM action names are case-insensitive; ARNs are not.
+  criteria.push(globCriterion('ACTION_MISMATCH', spec.actions, (f) => f.action, true));
+  if (spec.regions !== undefined) criteria.push(globCriterion('REGION_MISMATCH', spec.regions, (f) => f.region));
+  if (spec.accounts !== undefined) criteria.push(globCriterion('ACCOUNT_MISMATCH', spec.accounts, (f) => f.account));
+  criteria.push(globCriterion('RESOURCE_MISMATCH', spec.resources, (f) => f.resource));
+  const conditions = spec.conditions;
+  if (conditions?.sourceIps !== undefined) criteria.push(sourceIpCriterion(conditions.sourceIps));
+  if (conditions?.maxRequestBytes !== undefined) criteria.push(requestSizeCriterion(conditions.maxRequestBytes));
+  if (conditions?.parameters !== undefined) criteria.push(parametersCriterion(conditions.parameters));
+  if (conditions?.during !== undefined) criteria.push(duringCriterion(conditions.during));
+  if (conditions?.outside !== undefined) criteria.push(outsideCriterion(conditions.outside));
+  return { spec, order, roleAccount: accountOf(spec.credentials?.roleArn ?? ''), criteria };
 }
 
 export function compilePolicySet(spec: PolicySetSpec): CompiledPolicySet {
   const awsRules: CompiledAwsRule[] = [];
   const hostRules: CompiledHostRule[] = [];
   for (const rule of spec.rules) {
-    if (rule.kind === 'aws') {
-      awsRules.push({
-        spec: rule,
-        agent: compileGlobs(rule.agents),
-        // IAM action names are case-insensitive; ARNs are not.
-        action: compileGlobs(rule.actions, { caseInsensitive: true }),
-        resource: compileGlobs(rule.resources),
-      });
-    } else {
-      hostRules.push({ spec: rule, host: compileGlobs(rule.hosts, { caseInsensitive: true }) });
-    }
+    if (rule.kind === 'aws') awsRules.push(compileAwsRule(rule, awsRules.length));
+    else hostRules.push({ spec: rule, host: compileGlobs(rule.hosts, { caseInsensitive: true }) });
   }
-  return { awsRules, hostRules, files: spec.files };
+  const agentGroups = new Map(spec.directory.agents.map((a) => [a.name, new Set(a.groups)] as const));
+  return { awsRules, hostRules, index: new RuleIndex(awsRules), directory: spec.directory, agentGroups, files: spec.files, hash: spec.hash };
 }

@@ -1,10 +1,11 @@
 import { accountOf, withAccount } from '../aws/arn.js';
 import type { ActionOnResource } from '../aws/classify/index.js';
 import type { CompiledAwsRule, CompiledPolicySet } from './compile.js';
-import type { CredentialsSpec, Effect } from './types.js';
+import type { MismatchCode, PairFacts } from './criteria/types.js';
+import type { ApprovalSpec, CredentialsSpec, Effect } from './types.js';
 
-/** Stable reason codes: written to the audit log and shown to the agent. */
-export type ReasonCode = 'RULE_ALLOWED' | 'RULE_DENIED' | 'NO_RULE_MATCHED' | 'ROLES_DIFFER';
+/** Stable reason codes: written to the audit log, shown to the agent and by `policy explain`. */
+export type ReasonCode = 'RULE_ALLOWED' | 'RULE_NEEDS_APPROVAL' | 'RULE_DENIED' | 'NO_RULE_MATCHED' | 'ROLES_DIFFER';
 
 export interface Reason {
   readonly code: ReasonCode;
@@ -19,6 +20,12 @@ export interface Grant {
   readonly resource: string;
 }
 
+/** What must be approved before a held request may go, per approve rule that matched. */
+export interface ApprovalRequirement {
+  readonly rule: string;
+  readonly spec: ApprovalSpec;
+}
+
 export interface Decision {
   readonly effect: Effect;
   /** Rules that decided, in order (one per distinct rule). Empty when no rule matched. */
@@ -26,58 +33,112 @@ export interface Decision {
   readonly reasons: readonly Reason[];
   readonly grants: readonly Grant[];
   readonly credentials?: CredentialsSpec;
+  readonly approvals: readonly ApprovalRequirement[];
 }
 
-function firstMatch(rules: readonly CompiledAwsRule[], effect: Effect, agent: string, action: string, resourceFor: (rule: CompiledAwsRule) => string) {
-  for (const rule of rules) {
-    if (rule.spec.effect === effect && rule.agent(agent) && rule.action(action) && rule.resource(resourceFor(rule))) return rule;
-  }
+/** What is known about a request apart from its (action, resource) pairs. */
+export interface RequestFacts {
+  readonly agent: string;
+  readonly service: string;
+  readonly region: string;
+  readonly needs: readonly ActionOnResource[];
+  readonly parameters?: Readonly<Record<string, string>>;
+  readonly sourceIp?: string | undefined;
+  readonly requestBytes?: number | undefined;
+  readonly at?: Date;
+}
+
+interface PairOutcome {
+  readonly reason: Reason;
+  readonly rule?: CompiledAwsRule;
+}
+
+const NO_GROUPS: ReadonlySet<string> = new Set();
+
+/** The first criterion a rule fails for these facts, or undefined when it matches. */
+export function firstMismatch(rule: CompiledAwsRule, facts: PairFacts): MismatchCode | undefined {
+  for (const criterion of rule.criteria) if (!criterion.matches(facts)) return criterion.code;
   return undefined;
 }
 
-function decidePair(policy: CompiledPolicySet, agent: string, need: ActionOnResource): { reason: Reason; allow?: CompiledAwsRule } {
-  // The allow rule fixes the account: its role is the principal the call runs as, so a
+/** Facts for one pair as seen by one rule (which fixes the account of an account-less resource). */
+export function pairFacts(policy: CompiledPolicySet, request: RequestFacts, need: ActionOnResource, rule: CompiledAwsRule | undefined): PairFacts {
+  const resource = withAccount(need.resource, rule?.roleAccount ?? '');
+  return {
+    agent: request.agent,
+    agentGroups: policy.agentGroups.get(request.agent) ?? NO_GROUPS,
+    service: request.service,
+    region: request.region,
+    action: need.action,
+    resource,
+    account: accountOf(resource) ?? rule?.roleAccount ?? '',
+    parameters: request.parameters ?? {},
+    sourceIp: request.sourceIp,
+    requestBytes: request.requestBytes,
+    at: request.at ?? new Date(),
+  };
+}
+
+function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: ActionOnResource): PairOutcome {
+  const candidates = policy.index.candidates(need.action);
+  // The allowing rule fixes the account: its role is the principal the call runs as, so a
   // resource named without an account (a DynamoDB table) lives in the role's account.
-  const resolve = (rule: CompiledAwsRule) => withAccount(need.resource, accountOf(rule.spec.credentials?.roleArn ?? '') ?? '');
-  const allow = firstMatch(policy.awsRules, 'allow', agent, need.action, resolve);
-  const resource = allow === undefined ? need.resource.arn : resolve(allow);
-  const deny = firstMatch(policy.awsRules, 'deny', agent, need.action, () => resource);
-  if (deny !== undefined) return { reason: { code: 'RULE_DENIED', action: need.action, resource, rule: deny.spec.name } };
-  if (allow === undefined) return { reason: { code: 'NO_RULE_MATCHED', action: need.action, resource } };
-  return { reason: { code: 'RULE_ALLOWED', action: need.action, resource, rule: allow.spec.name }, allow };
+  let approve: CompiledAwsRule | undefined;
+  let allow: CompiledAwsRule | undefined;
+  for (const rule of candidates) {
+    if (rule.spec.effect === 'deny') continue;
+    if (rule.spec.effect === 'approve' ? approve !== undefined : allow !== undefined) continue;
+    if (firstMismatch(rule, pairFacts(policy, request, need, rule)) !== undefined) continue;
+    if (rule.spec.effect === 'approve') approve = rule;
+    else allow = rule;
+    if (approve !== undefined) break; // approve beats allow; nothing later changes the outcome
+  }
+  const chosen = approve ?? allow;
+  const facts = pairFacts(policy, request, need, chosen);
+  const deny = candidates.find((rule) => rule.spec.effect === 'deny' && firstMismatch(rule, facts) === undefined);
+  const base = { action: need.action, resource: facts.resource };
+  if (deny !== undefined) return { reason: { ...base, code: 'RULE_DENIED', rule: deny.spec.name }, rule: deny };
+  if (chosen === undefined) return { reason: { ...base, code: 'NO_RULE_MATCHED' } };
+  const code = chosen.spec.effect === 'approve' ? 'RULE_NEEDS_APPROVAL' : 'RULE_ALLOWED';
+  return { reason: { ...base, code, rule: chosen.spec.name }, rule: chosen };
 }
 
 /**
- * Decides a request that needs every pair in `needs`. Deny beats allow, and the default is
- * deny: the request is allowed only when every pair is allowed and no pair is denied. All
- * pairs must be allowed under the same role, since one STS session runs the call.
+ * Decides a request that needs every pair in `needs`: the strictest outcome over all pairs.
+ * Deny beats approve beats allow, and the default is deny. All pairs that go through must
+ * do so under the same role, since one STS session runs the call.
  */
-export function decide(policy: CompiledPolicySet, agent: string, needs: readonly ActionOnResource[]): Decision {
-  const outcomes = needs.map((need) => decidePair(policy, agent, need));
+export function decide(policy: CompiledPolicySet, request: RequestFacts): Decision {
+  const outcomes = request.needs.map((need) => decidePair(policy, request, need));
   const reasons = outcomes.map((o) => o.reason);
-  const refusing = reasons.filter((r) => r.code !== 'RULE_ALLOWED');
+  const refusing = reasons.filter((r) => r.code === 'RULE_DENIED' || r.code === 'NO_RULE_MATCHED');
   if (outcomes.length === 0 || refusing.length > 0) {
-    return { effect: 'deny', rules: unique(refusing.flatMap((r) => (r.rule === undefined ? [] : [r.rule]))), reasons, grants: [] };
+    return { effect: 'deny', rules: unique(refusing.flatMap((r) => (r.rule === undefined ? [] : [r.rule]))), reasons, grants: [], approvals: [] };
   }
-  const allowRules = outcomes.map((o) => o.allow).filter((r): r is CompiledAwsRule => r !== undefined);
-  const roles = unique(allowRules.map((r) => r.spec.credentials?.roleArn ?? ''));
-  const rules = unique(allowRules.map((r) => r.spec.name));
-  const credentials = allowRules[0]?.spec.credentials;
+  const passing = outcomes.map((o) => o.rule).filter((r): r is CompiledAwsRule => r !== undefined);
+  const rules = unique(passing.map((r) => r.spec.name));
+  const roles = unique(passing.map((r) => r.spec.credentials?.roleArn ?? ''));
+  const credentials = passing[0]?.spec.credentials;
   if (roles.length !== 1 || credentials === undefined) {
-    const conflict: Reason = { code: 'ROLES_DIFFER', action: needs.map((n) => n.action).join(','), resource: roles.join(',') };
-    return { effect: 'deny', rules, reasons: [...reasons, conflict], grants: [] };
+    const conflict: Reason = { code: 'ROLES_DIFFER', action: request.needs.map((n) => n.action).join(','), resource: roles.join(',') };
+    return { effect: 'deny', rules, reasons: [...reasons, conflict], grants: [], approvals: [] };
   }
+  const approvals = uniqueBy(
+    passing.flatMap((r) => (r.spec.effect === 'approve' && r.spec.approval !== undefined ? [{ rule: r.spec.name, spec: r.spec.approval }] : [])),
+    (a) => a.rule,
+  );
   return {
-    effect: 'allow',
+    effect: approvals.length > 0 ? 'approve' : 'allow',
     rules,
     reasons,
     grants: reasons.map((r) => ({ action: r.action, resource: r.resource })),
     credentials,
+    approvals,
   };
 }
 
 /** Host rules for CONNECT tunnels: deny beats allow; undefined when no rule matches. */
-export function decideHost(policy: CompiledPolicySet, host: string, port: number): { effect: Effect; rule: string } | undefined {
+export function decideHost(policy: CompiledPolicySet, host: string, port: number): { effect: 'allow' | 'deny'; rule: string } | undefined {
   const matching = policy.hostRules.filter((r) => r.host(host) && r.spec.ports.includes(port));
   const rule = matching.find((r) => r.spec.effect === 'deny') ?? matching[0];
   return rule === undefined ? undefined : { effect: rule.spec.effect, rule: rule.spec.name };
@@ -85,4 +146,9 @@ export function decideHost(policy: CompiledPolicySet, host: string, port: number
 
 function unique<T>(values: readonly T[]): T[] {
   return [...new Set(values)];
+}
+
+function uniqueBy<T>(values: readonly T[], key: (value: T) => string): T[] {
+  const seen = new Set<string>();
+  return values.filter((v) => !seen.has(key(v)) && (seen.add(key(v)), true));
 }

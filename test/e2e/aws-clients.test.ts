@@ -98,7 +98,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     const { stdout } = await run(venvBin('aws'), ['s3', 'cp', 's3://reports/a/b.txt', '-'], { env: agentEnv(cs, reporter) });
     expect(stdout).toBe('hello from reports\n');
 
-    const record = cs.requests().find((r) => r.operation === 'GetObject' && r.agent === 'reporter');
+    const [record] = await cs.waitForRequests((r) => r.operation === 'GetObject' && r.agent === 'reporter');
     expect(record).toMatchObject({
       agent: 'reporter',
       service: 's3',
@@ -146,7 +146,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     expect(outcomes[4]?.result?.Item).toEqual({ pk: { S: 'k1' }, v: { S: 'hello' } });
     expect(String(outcomes[5]?.result?.Arn)).toMatch(/^arn:aws:sts::\d{12}:assumed-role\/countersign-target\/cs\.reporter\./);
 
-    const dynamo = cs.requests().find((r) => r.operation === 'GetItem');
+    const [dynamo] = await cs.waitForRequests((r) => r.operation === 'GetItem');
     expect(dynamo?.resources).toEqual([`arn:aws:dynamodb:us-east-1:${moto.accountId}:table/orders`]);
     const policies = (await assumedRoles(moto.endpoint)).map((r) => JSON.parse(r.policy ?? '{}') as { Statement: unknown[] });
     expect(policies).toContainEqual({
@@ -184,7 +184,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     const read = { service: 's3', op: 'get_object', params: { Bucket: 'reports', Key: 'cache/once.txt' }, read_body: true };
     const outcomes = await boto3([read, read, read]);
     expect(outcomes.map((o) => o.result?.Body)).toEqual(['cached', 'cached', 'cached']);
-    const records = cs.requests().filter((r) => (r.resources as string[] | undefined)?.[0] === 'arn:aws:s3:::reports/cache/once.txt');
+    const records = await cs.waitForRequests((r) => (r.resources as string[] | undefined)?.[0] === 'arn:aws:s3:::reports/cache/once.txt', 3);
     expect(records.map((r) => r.credentialsCached)).toEqual([false, true, true]);
     expect(new Set(records.map((r) => r.stsSession)).size).toBe(1);
     const minted = (await assumedRoles(moto.endpoint)).filter((r) => r.policy?.includes('reports/cache/once.txt'));
@@ -223,7 +223,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     expect(object).toEqual({ ok: true, body: 'tricky key body' });
     expect(item).toEqual({ ok: true, item: { pk: { S: 'k1' }, v: { S: 'hello' } } });
     expect(denied).toMatchObject({ ok: false, name: 'AccessDenied', status: 403 });
-    expect(cs.requests().some((r) => r.mode === 'endpoint' && r.operation === 'GetItem' && r.decision === 'allow')).toBe(true);
+    expect(await cs.waitForRequests((r) => r.mode === 'endpoint' && r.operation === 'GetItem' && r.decision === 'allow')).not.toHaveLength(0);
   });
 
   it('boto3 in endpoint mode (AWS_ENDPOINT_URL), routed by the signature scope', async () => {

@@ -18,6 +18,8 @@ export interface CountersignProcess {
   /** http://127.0.0.1:PORT */
   proxyUrl: string;
   port: number;
+  /** http://127.0.0.1:PORT of the admin listener (/healthz, /readyz). */
+  adminUrl: string;
   dataDir: string;
   policyDir: string;
   caPath: string;
@@ -26,6 +28,11 @@ export interface CountersignProcess {
   stderr(): string;
   /** Parsed log records with `event: "request"`. */
   requests(): Array<Record<string, unknown>>;
+  /**
+   * Waits until `count` request records satisfy `predicate` (audit lines arrive through the
+   * child's stdout pipe a moment after the response) and returns them.
+   */
+  waitForRequests(predicate: (record: Record<string, unknown>) => boolean, count?: number): Promise<Array<Record<string, unknown>>>;
   /** Runs `countersign ARGS` against the same data directory. */
   cli(args: string[]): string;
   issueAgent(name: string): AgentKey;
@@ -50,6 +57,7 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? root,
     COUNTERSIGN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_DATA_DIR: dataDir,
     COUNTERSIGN_POLICY_DIR: policyDir,
     COUNTERSIGN_LOG_LEVEL: 'debug',
@@ -67,20 +75,32 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const port = await waitForListening(child, () => stderr);
   const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+  const adminPort = /readiness: http:\/\/127\.0\.0\.1:(\d+)\/readyz/.exec(stderr)?.[1];
+  const requests = () =>
+    stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((record) => record.event === 'request');
+  const waitForRequests = async (predicate: (record: Record<string, unknown>) => boolean, count = 1) => {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const found = requests().filter(predicate);
+      if (found.length >= count || Date.now() > deadline) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
   return {
     proxyUrl: `http://127.0.0.1:${port}`,
     port,
+    adminUrl: `http://127.0.0.1:${adminPort ?? '0'}`,
     dataDir,
     policyDir,
     caPath: path.join(dataDir, 'ca.crt'),
     stdout: () => stdout,
     stderr: () => stderr,
-    requests: () =>
-      stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((record) => record.event === 'request'),
+    requests,
+    waitForRequests,
     cli,
     issueAgent: (name) => JSON.parse(cli(['agents', 'issue', name, '--json'])) as AgentKey,
     stop: () => stopChild(child),
@@ -91,7 +111,7 @@ function waitForListening(child: ChildProcess, stderr: () => string): Promise<nu
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`countersign did not start:\n${stderr()}`)), 15_000);
     const check = () => {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr());
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*readiness/.exec(stderr());
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
         child.stderr?.off('data', check);

@@ -48,6 +48,15 @@ function tableResource(region: string, table: unknown, index?: unknown): Resourc
   return accountScoped(partitionOf(region), 'dynamodb', region, resource);
 }
 
+/** Top-level string, number and boolean parameters (TableName, IndexName, Limit, ...). */
+function scalarParameters(params: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
+  }
+  return out;
+}
+
 export const dynamodbClassifier: ServiceClassifier = {
   protocol: 'json',
   buffersBody: true,
@@ -72,6 +81,6 @@ export const dynamodbClassifier: ServiceClassifier = {
     } else {
       throw unclassified(`operation "${operation.slice(0, 64)}" is not supported yet`);
     }
-    return { service: 'dynamodb', region: input.region, operation, protocol: 'json', needs };
+    return { service: 'dynamodb', region: input.region, operation, protocol: 'json', needs, parameters: scalarParameters(params) };
   },
 };

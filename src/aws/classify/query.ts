@@ -55,6 +55,27 @@ function unclassified(why: string): CountersignError {
   return new CountersignError('UnclassifiedRequest', `Query request not classified: ${why}.`);
 }
 
+/**
+ * Every form parameter, with JSON documents (PolicyDocument, AssumeRolePolicyDocument) re-serialised
+ * compactly, so a rule's glob like `*"Action":"*"*` does not depend on the agent's whitespace.
+ */
+function normalisedParameters(params: Map<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of params) {
+    const trimmed = value.trimStart();
+    if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+      try {
+        out[key] = JSON.stringify(JSON.parse(value));
+        continue;
+      } catch {
+        // not JSON after all: keep the text as sent
+      }
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
 function queryClassifier(service: 'sts' | 'iam'): ServiceClassifier {
   const operations = OPERATIONS[service] ?? {};
   return {
@@ -75,6 +96,7 @@ function queryClassifier(service: 'sts' | 'iam'): ServiceClassifier {
         operation,
         protocol: 'query',
         needs: [{ action: `${service}:${operation}`, resource: resourceOf(params, input.region) }],
+        parameters: normalisedParameters(params),
       };
     },
   };

@@ -120,6 +120,21 @@ function needsOf(operation: string, address: S3Address, query: QueryParams, inpu
   }
 }
 
+/** What rules may test: the bucket, the key, and the options that change what a call does. */
+function parametersOf(address: S3Address, input: ClassifyInput): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  if (address.bucket !== undefined) parameters.Bucket = address.bucket;
+  if (address.key !== undefined) parameters.Key = address.key;
+  const fromQuery: Array<[string, string]> = [['versionId', 'VersionId'], ['prefix', 'Prefix']];
+  for (const [param, name] of fromQuery) {
+    const value = firstValue(input.query, param);
+    if (value !== undefined) parameters[name] = value;
+  }
+  const acl = input.headers['x-amz-acl'];
+  if (typeof acl === 'string') parameters.ACL = acl;
+  return parameters;
+}
+
 export const s3Classifier: ServiceClassifier = {
   protocol: 'rest-xml',
   buffersBody: false,
@@ -137,6 +152,7 @@ export const s3Classifier: ServiceClassifier = {
       operation,
       protocol: 'rest-xml',
       needs: needsOf(operation, address, input.query, input),
+      parameters: parametersOf(address, input),
     };
   },
 };

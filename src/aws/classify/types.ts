@@ -17,6 +17,8 @@ export interface Classification {
   readonly protocol: Protocol;
   /** Every (action, resource) pair the request needs; the policy decides on all of them. */
   readonly needs: readonly ActionOnResource[];
+  /** Request parameters a rule may test (TableName, Key, PolicyDocument, ...), as strings. */
+  readonly parameters: Readonly<Record<string, string>>;
 }
 
 /** Everything a classifier may read. Bodies are present only for services that buffer them. */

@@ -1,0 +1,119 @@
+// Load generator, run by bench/run.js as its own process (so it never shares an event loop with
+// the upstream or the proxy under test). Closed loop: CONCURRENCY workers on keep-alive
+// connections, each sending the next request as soon as the previous answer is fully read.
+//
+// Phases: warm-up (CONCURRENCY workers, discarded), throughput (CONCURRENCY workers, timed),
+// latency (one worker, timed: the unloaded per-request cost). Every answer must be a 200 with
+// the 1 KiB body; anything else is an error. Prints one JSON line with the results.
+//
+// env BENCH_LOAD_CONFIG is a JSON config:
+//   kind        "direct" (HTTPS to url), "proxy" (HTTPS to url through the HTTPS_PROXY proxyUrl,
+//               CONNECT tunnel) or "plain" (plain HTTP to url)
+//   url         what the client asks for; the request is SigV4-signed for its host
+//   proxyUrl    for kind "proxy"
+//   caFile      PEM the client trusts for the TLS it terminates (upstream CA, countersign CA,
+//               mitmproxy CA)
+//   key         { accessKeyId, secretAccessKey } to sign with
+//   concurrency, warmupMs, durationMs, latencyMs
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Agent, ProxyAgent } from 'undici';
+
+const config = JSON.parse(process.env.BENCH_LOAD_CONFIG ?? '{}');
+const BODY_BYTES = 1024;
+const MAX_ERRORS = 50;
+
+class Sha256 {
+  constructor(secret) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret));
+  }
+  update(data) {
+    this.hash.update(typeof data === 'string' ? data : Buffer.from(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength));
+  }
+  digest() {
+    return Promise.resolve(this.hash.digest());
+  }
+}
+
+const target = new URL(config.url);
+const signer = new SignatureV4({
+  credentials: config.key,
+  region: 'us-east-1',
+  service: 's3',
+  sha256: Sha256,
+  uriEscapePath: false, // S3 paths are encoded once
+  applyChecksum: true, // adds x-amz-content-sha256, as S3 clients send it
+});
+
+/** A fresh SigV4 signature (SigV4 tolerates replays for 15 minutes, so each worker signs once). */
+async function signedHeaders() {
+  const signed = await signer.sign({
+    method: 'GET',
+    protocol: target.protocol,
+    hostname: target.hostname,
+    ...(target.port !== '' && { port: Number(target.port) }),
+    path: target.pathname,
+    query: {},
+    headers: { host: target.host, 'user-agent': 'countersign-bench' },
+  });
+  return signed.headers;
+}
+
+function dispatcherFor() {
+  const common = { keepAliveTimeout: 30_000, headersTimeout: 15_000, bodyTimeout: 15_000, pipelining: 1 };
+  const ca = config.caFile === undefined ? undefined : readFileSync(config.caFile, 'utf8');
+  if (config.kind === 'proxy') return new ProxyAgent({ ...common, uri: config.proxyUrl, requestTls: { ca } });
+  if (config.kind === 'direct') return new Agent({ ...common, connect: { ca } });
+  if (config.kind === 'plain') return new Agent(common);
+  throw new Error(`unknown kind ${config.kind}`);
+}
+
+const dispatcher = dispatcherFor();
+const errors = { count: 0, samples: [] };
+let total = 0;
+
+function recordError(message) {
+  errors.count++;
+  if (errors.samples.length < 5) errors.samples.push(message);
+}
+
+/** One worker: requests back to back until `until` (ms since epoch), latencies in ms into `out`. */
+async function worker(until, out) {
+  const headers = await signedHeaders();
+  while (Date.now() < until && errors.count < MAX_ERRORS) {
+    const start = process.hrtime.bigint();
+    try {
+      const { statusCode, body } = await dispatcher.request({ origin: target.origin, path: target.pathname, method: 'GET', headers });
+      const received = Buffer.from(await body.arrayBuffer());
+      total++;
+      if (statusCode !== 200 || received.length !== BODY_BYTES) {
+        const text = errors.samples.length < 3 ? `: ${received.toString('utf8', 0, 400).replace(/\s+/g, ' ')}` : '';
+        recordError(`HTTP ${statusCode}, ${received.length} bytes${text}`);
+        continue;
+      }
+    } catch (error) {
+      recordError(error instanceof Error ? `${error.name}: ${error.message}${error.cause ? ` (${error.cause.message ?? error.cause})` : ''}` : String(error));
+      continue;
+    }
+    out?.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+}
+
+async function phase(workers, ms, keep) {
+  const latencies = keep ? [] : undefined;
+  const started = process.hrtime.bigint();
+  const until = Date.now() + ms;
+  await Promise.all(Array.from({ length: workers }, () => worker(until, latencies)));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (!keep) return undefined;
+  const sorted = Float64Array.from(latencies).sort();
+  const pct = (p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]);
+  return { requests: sorted.length, seconds, rps: sorted.length / seconds, p50: pct(50), p99: pct(99) };
+}
+
+await phase(config.concurrency, config.warmupMs, false);
+const throughput = await phase(config.concurrency, config.durationMs, true);
+const latency = await phase(1, config.latencyMs, true);
+await dispatcher.close();
+process.stdout.write(`${JSON.stringify({ throughput, latency, total, errors })}\n`);
