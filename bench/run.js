@@ -176,6 +176,7 @@ function countersignEnv(dirs, moto, extra) {
     PATH: env.PATH ?? '',
     HOME: env.HOME ?? dirs.root,
     COUNTERSIGN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_DATA_DIR: dirs.data,
     COUNTERSIGN_POLICY_DIR: dirs.policies,
     COUNTERSIGN_LOG_LEVEL: 'warn',

@@ -11,7 +11,6 @@
  *   audit     → one record per request
  */
 import type { ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { classifierFor, type Classification, type ServiceClassifier } from './aws/classify/index.js';
 import { sendAwsError } from './aws/error-response.js';
 import { hostServesService } from './aws/host-service.js';
@@ -168,21 +167,20 @@ async function forward(
   );
 
   const abort = new AbortController();
-  res.once('close', () => abort.abort());
+  // Only a client that goes away mid-answer cancels the upstream call (an abort after a
+  // finished response would cost an exception per request for nothing).
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const upstreamStart = process.hrtime.bigint();
   const path = inbound.rawQuery === '' ? target.rawPath : `${target.rawPath}?${inbound.rawQuery}`;
   const hasBody = verified.body !== undefined ? verified.body.length > 0 : requestHasBody(inbound);
-  const response = await deps.upstream.send(
-    { ...target, rawPath: path },
-    inbound.method,
-    signedHeaders,
-    verified.body ?? (hasBody ? inbound.message : undefined),
-    abort.signal,
-  );
-  audit.upstreamStatus = response.statusCode;
-  res.writeHead(response.statusCode, { ...forwardableResponseHeaders(response.headers), 'x-countersign-request-id': inbound.id });
   try {
-    await pipeline(response.body, res);
+    await deps.upstream.forward({ ...target, rawPath: path }, inbound.method, signedHeaders, verified.body ?? (hasBody ? inbound.message : undefined), abort.signal, (status, headers) => {
+      audit.upstreamStatus = status;
+      res.writeHead(status, { ...forwardableResponseHeaders(headers), 'x-countersign-request-id': inbound.id });
+      return res;
+    });
   } finally {
     audit.durationsMs.upstream = elapsedMs(upstreamStart);
   }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Agent } from 'undici';
 import { CountersignError } from '../errors.js';
 import type { UpstreamTarget } from './target.js';
@@ -9,11 +9,8 @@ export interface UpstreamOptions {
   readonly connectionsPerOrigin?: number;
 }
 
-export interface UpstreamResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Readable;
-}
+/** Called once the upstream's status and headers arrive; returns where the body goes. */
+export type ResponseSink = (statusCode: number, headers: Record<string, string | string[] | undefined>) => Writable;
 
 /**
  * Pooled keep-alive connections to AWS (undici: one pool per origin). Bodies stream both
@@ -32,24 +29,27 @@ export class UpstreamClient {
     });
   }
 
-  async send(
+  /**
+   * Sends the request and streams the answer into the sink's writable (undici's `stream`,
+   * which skips the intermediate Readable). A failure before the answer starts is an
+   * UpstreamUnavailable refusal; after it, the sink is destroyed mid-stream.
+   */
+  async forward(
     target: UpstreamTarget,
     method: string,
     headers: Record<string, string>,
     body: Buffer | Readable | undefined,
     signal: AbortSignal,
-  ): Promise<UpstreamResponse> {
+    sink: ResponseSink,
+  ): Promise<void> {
+    let started = false;
     try {
-      const response = await this.agent.request({
-        origin: target.origin,
-        path: target.rawPath,
-        method: method,
-        headers,
-        body: body ?? null,
-        signal,
+      await this.agent.stream({ origin: target.origin, path: target.rawPath, method, headers, body: body ?? null, signal }, ({ statusCode, headers: responseHeaders }) => {
+        started = true;
+        return sink(statusCode, responseHeaders);
       });
-      return { statusCode: response.statusCode, headers: response.headers, body: response.body };
     } catch (error) {
+      if (started) throw error;
       const message = error instanceof Error ? error.message : String(error);
       throw new CountersignError('UpstreamUnavailable', `Forwarding to ${target.origin} failed: ${message}.`);
     }

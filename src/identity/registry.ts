@@ -59,6 +59,8 @@ export class AgentRegistry {
   private state: RegistryFile = { version: 1, agents: {} };
   private byKeyId = new Map<string, AgentKeyLookup>();
   private loadedMtimeMs = -1;
+  /** Derived secrets by key id: one HMAC per key, not per request. */
+  private readonly secrets = new Map<string, string>();
   private checkedAt = 0;
 
   constructor(
@@ -79,7 +81,13 @@ export class AgentRegistry {
   }
 
   secretFor(accessKeyId: string): string {
-    return deriveAgentSecret(this.serverKey, accessKeyId);
+    let secret = this.secrets.get(accessKeyId);
+    if (secret === undefined) {
+      secret = deriveAgentSecret(this.serverKey, accessKeyId);
+      if (this.secrets.size >= 10_000) this.secrets.clear();
+      this.secrets.set(accessKeyId, secret);
+    }
+    return secret;
   }
 
   issue(agent: string): IssuedAgentKey {
