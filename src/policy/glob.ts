@@ -1,5 +1,6 @@
 /**
- * IAM-style globs: `*` matches any run of characters (including none), `?` exactly one.
+ * IAM-style globs: `*` matches any run of characters (including none), `?` exactly one, and
+ * `${*}`, `${?}`, `${$}` match those characters literally (as IAM policy variables do).
  * A glob compiles to its literal segments between stars, matched left to right with the
  * leftmost occurrence of each segment. That greedy scan is correct for star-separated
  * segments and runs in O(text × longest segment) with no backtracking, so no pattern a
@@ -13,12 +14,38 @@ export interface GlobOptions {
   readonly caseInsensitive?: boolean;
 }
 
+/** Stands for `?` (any one character) inside a segment, after escapes are resolved. */
+const ANY_CHAR = '\uE000';
+const ANY_CHAR_CODE = 0xe000;
+
+/** Splits a pattern at its unescaped `*`, turning unescaped `?` into ANY_CHAR and escapes into literals. */
+function segmentsOf(pattern: string): string[] {
+  const segments: string[] = [];
+  let current = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] ?? '';
+    const escaped = c === '$' && pattern[i + 1] === '{' && pattern[i + 3] === '}' && '*?$'.includes(pattern[i + 2] ?? '') ? pattern[i + 2] : undefined;
+    if (escaped !== undefined) {
+      current += escaped;
+      i += 3;
+    } else if (c === '*') {
+      segments.push(current);
+      current = '';
+    } else {
+      current += c === '?' ? ANY_CHAR : c;
+    }
+  }
+  segments.push(current);
+  return segments;
+}
+
 export function compileGlob(pattern: string, options: GlobOptions = {}): Matcher {
   const fold = options.caseInsensitive === true ? (s: string) => s.toLowerCase() : (s: string) => s;
   const source = fold(pattern);
   if (source === '*') return () => true;
-  if (!source.includes('*') && !source.includes('?')) return (text) => fold(text) === source;
-  const segments = source.split('*');
+  const segments = segmentsOf(source);
+  const exact = segments.length === 1 && !(segments[0] ?? '').includes(ANY_CHAR) ? segments[0] : undefined;
+  if (exact !== undefined) return (text) => fold(text) === exact;
   const first = segments[0] ?? '';
   const last = segments[segments.length - 1] ?? '';
   const middle = segments.slice(1, -1).filter((s) => s !== '');
@@ -49,19 +76,19 @@ export function compileGlobs(patterns: readonly string[], options: GlobOptions =
   return (text) => matchers.some((m) => m(text));
 }
 
-/** Does `segment` (where `?` matches any one character) occur in `text` at `at`? */
+/** Does `segment` (where ANY_CHAR matches any one character) occur in `text` at `at`? */
 function segmentAt(text: string, segment: string, at: number): boolean {
   if (at < 0 || at + segment.length > text.length) return false;
   for (let i = 0; i < segment.length; i++) {
     const c = segment.charCodeAt(i);
-    if (c !== 63 /* ? */ && c !== text.charCodeAt(at + i)) return false;
+    if (c !== ANY_CHAR_CODE && c !== text.charCodeAt(at + i)) return false;
   }
   return true;
 }
 
 /** Leftmost occurrence of `segment` starting at or after `from`, ending by `end`. */
 function indexOfSegment(text: string, segment: string, from: number, end: number): number {
-  if (!segment.includes('?')) {
+  if (!segment.includes(ANY_CHAR)) {
     const found = text.indexOf(segment, from);
     return found !== -1 && found + segment.length <= end ? found : -1;
   }
