@@ -1,4 +1,4 @@
-import { isSeq, type YAMLMap } from 'yaml';
+import { isScalar, isSeq, type YAMLMap } from 'yaml';
 import { DIRECTORY_KIND, POLICY_API_VERSION, POLICY_KIND, POLICY_TEST_KIND, type RuleSpec } from '../types.js';
 import { describe, type Checker } from './checker.js';
 import { DIRECTORY_KEYS, validateDirectory, type emptyDirectory } from './directory.js';
@@ -34,7 +34,7 @@ export function validateDocument(check: Checker, contents: unknown, rules: RuleS
 
 function rejectKeysOf(check: Checker, doc: YAMLMap, allowed: readonly string[], what: string): void {
   for (const pair of doc.items) {
-    const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
     if (!allowed.includes(key)) check.fail(pair.key, `found key "${key}" in ${what}, expected one of: ${allowed.join(', ')}`);
   }
 }

@@ -121,7 +121,7 @@ function sessionTags(check: Checker, node: unknown, what: string): Record<string
     entries.length > 0 && entries.length <= 50 &&
     entries.every(([k, v]) => /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(k) && typeof v === 'string' && v.length <= 256);
   if (!valid) return check.fail(node, `found ${describe(node)} for ${what}.credentials.sessionTags, expected up to 50 tags (key: string value)`);
-  return Object.fromEntries(entries) as Record<string, string>;
+  return Object.fromEntries(entries);
 }
 
 function validateApproval(check: Checker, rule: YAMLMap, what: string): ApprovalSpec | undefined {
