@@ -41,8 +41,11 @@ export async function checkPolicySet(set: PolicySetSpec): Promise<Warning[]> {
     if (rule.effect !== 'deny' && rule.actions.includes('*') && rule.resources.includes('*')) {
       warnings.push({ ...rule.source, code: 'GRANTS_EVERYTHING', message: `rule "${rule.name}" ${rule.effect}s every action on every resource` });
     }
-    // A stronger rule anywhere, or an equally strong one earlier, decides every request this one would.
-    const winner = rules.find((other, j) => other !== rule && (STRENGTH[other.effect] > STRENGTH[rule.effect] || (other.effect === rule.effect && j < i)) && shadows(other, rule));
+    // A stronger rule anywhere, or an equally strong one earlier, decides every request this
+    // one would; name the strongest, since that is the one that wins.
+    const winner = rules
+      .filter((other, j) => other !== rule && (STRENGTH[other.effect] > STRENGTH[rule.effect] || (other.effect === rule.effect && j < i)) && shadows(other, rule))
+      .sort((a, b) => STRENGTH[b.effect] - STRENGTH[a.effect])[0];
     if (winner !== undefined) {
       warnings.push({ ...rule.source, code: 'SHADOWED_RULE', message: `rule "${rule.name}" never decides anything: "${winner.name}" (${winner.effect}) covers every request it matches` });
     }

@@ -17,6 +17,8 @@ export interface CompiledAwsRule {
   /** The account of the rule's role: resources named without an account live there. */
   readonly roleAccount: string | undefined;
   readonly criteria: readonly Criterion[];
+  /** The action criterion alone, for the rule index. */
+  readonly matchesAction: Matcher;
 }
 
 export interface CompiledHostRule {
@@ -49,7 +51,8 @@ function compileAwsRule(spec: AwsRuleSpec, order: number): CompiledAwsRule {
   if (conditions?.parameters !== undefined) criteria.push(parametersCriterion(conditions.parameters));
   if (conditions?.during !== undefined) criteria.push(duringCriterion(conditions.during));
   if (conditions?.outside !== undefined) criteria.push(outsideCriterion(conditions.outside));
-  return { spec, order, roleAccount: accountOf(spec.credentials?.roleArn ?? ''), criteria };
+  const matchesAction = compileGlobs(spec.actions, { caseInsensitive: true });
+  return { spec, order, roleAccount: accountOf(spec.credentials?.roleArn ?? ''), criteria, matchesAction };
 }
 
 export function compilePolicySet(spec: PolicySetSpec): CompiledPolicySet {

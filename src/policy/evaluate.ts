@@ -81,6 +81,17 @@ export function pairFacts(policy: CompiledPolicySet, request: RequestFacts, need
 
 function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: ActionOnResource): PairOutcome {
   const candidates = policy.index.candidates(need.action);
+  // Facts differ between rules only by the role account that fills the resource; most rules
+  // share a few roles, so build them once per account.
+  const factsByAccount = new Map<string | undefined, PairFacts>();
+  const factsFor = (rule: CompiledAwsRule | undefined): PairFacts => {
+    let facts = factsByAccount.get(rule?.roleAccount);
+    if (facts === undefined) {
+      facts = pairFacts(policy, request, need, rule);
+      factsByAccount.set(rule?.roleAccount, facts);
+    }
+    return facts;
+  };
   // The allowing rule fixes the account: its role is the principal the call runs as, so a
   // resource named without an account (a DynamoDB table) lives in the role's account.
   let approve: CompiledAwsRule | undefined;
@@ -88,13 +99,13 @@ function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: Acti
   for (const rule of candidates) {
     if (rule.spec.effect === 'deny') continue;
     if (rule.spec.effect === 'approve' ? approve !== undefined : allow !== undefined) continue;
-    if (firstMismatch(rule, pairFacts(policy, request, need, rule)) !== undefined) continue;
+    if (firstMismatch(rule, factsFor(rule)) !== undefined) continue;
     if (rule.spec.effect === 'approve') approve = rule;
     else allow = rule;
     if (approve !== undefined) break; // approve beats allow; nothing later changes the outcome
   }
   const chosen = approve ?? allow;
-  const facts = pairFacts(policy, request, need, chosen);
+  const facts = factsFor(chosen);
   const deny = candidates.find((rule) => rule.spec.effect === 'deny' && firstMismatch(rule, facts) === undefined);
   const base = { action: need.action, resource: facts.resource };
   if (deny !== undefined) return { reason: { ...base, code: 'RULE_DENIED', rule: deny.spec.name }, rule: deny };

@@ -1,12 +1,16 @@
 import type { CompiledAwsRule } from './compile.js';
 
-const MAX_CACHED_ACTIONS = 4096;
+/** IAM has about 18,000 actions; every one of them fits, so the cache never thrashes. */
+const MAX_CACHED_ACTIONS = 20_000;
 
 /**
- * Finds the rules that can match an action without scanning the whole set: rules are indexed
- * by exact action name, by service prefix when only the action name has wildcards
- * (`s3:Get*`), and kept in a global list when the service part has wildcards (`*`). The
- * candidate list for an action is the merge of the three, in policy order, cached per action.
+ * Finds the rules whose action patterns match an action without scanning the whole set:
+ * rules are indexed by exact action name, by service prefix when only the action name has
+ * wildcards (`s3:Get*`), and kept in a global list when the service part has wildcards
+ * (`*:List*`). The candidates for an action are the merge of the three, in policy order,
+ * filtered by the rules' action globs, and cached per action (agents ask for a few hundred
+ * distinct actions, so the cache holds them all and a decision tests only rules that match
+ * the action).
  */
 export class RuleIndex {
   private readonly exact = new Map<string, CompiledAwsRule[]>();
@@ -28,8 +32,8 @@ export class RuleIndex {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
     const service = key.slice(0, key.indexOf(':'));
-    const merged = mergeInOrder([this.exact.get(key) ?? [], this.byService.get(service) ?? [], this.global]);
-    if (this.cache.size >= MAX_CACHED_ACTIONS) this.cache.clear();
+    const merged = mergeInOrder([this.exact.get(key) ?? [], this.byService.get(service) ?? [], this.global]).filter((rule) => rule.matchesAction(action));
+    if (this.cache.size >= MAX_CACHED_ACTIONS) this.cache.delete(this.cache.keys().next().value ?? '');
     this.cache.set(key, merged);
     return merged;
   }
