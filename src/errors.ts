@@ -74,6 +74,11 @@ export const ERROR_CATALOGUE = {
     jsonCode: 'AccessDeniedException',
     hint: 'The request matched a rule that needs a human approval, which this countersign cannot take yet; ask an operator to change the rule.',
   },
+  ApprovalStoreUnavailable: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: 'Requests that need human approval fail closed while the approval store (Redis) is unreachable; retry later, and check COUNTERSIGN_REDIS_URL.',
+  },
   AssumeRoleFailed: {
     status: 403,
     awsCode: 'AccessDenied',

@@ -1,0 +1,92 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
+import { applyReview, isLive, refreshed, useOnce } from './transitions.js';
+
+/**
+ * The single-node store: the same contract as the Redis store (the same contract tests run
+ * against both). Node runs one callback at a time, so each method is atomic as written.
+ */
+export class MemoryApprovalStore implements ApprovalStore {
+  private readonly records = new Map<string, ApprovalRecord>();
+  private readonly byFingerprint = new Map<string, string>();
+  private readonly events = new EventEmitter();
+
+  constructor() {
+    this.events.setMaxListeners(0);
+  }
+
+  findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }> {
+    const existingId = this.byFingerprint.get(draft.fingerprint);
+    const existing = existingId === undefined ? undefined : this.current(existingId, now);
+    if (existing !== undefined && isLive(existing, now)) return Promise.resolve({ record: existing, created: false });
+    const record: ApprovalRecord = {
+      id: randomUUID(),
+      fingerprint: draft.fingerprint,
+      status: 'pending',
+      context: draft.context,
+      requirements: draft.requirements,
+      reviews: [],
+      createdAt: now,
+      expiresAt: now + draft.pendingTimeoutMs,
+      usesLeft: draft.maxUses,
+    };
+    this.records.set(record.id, record);
+    this.byFingerprint.set(draft.fingerprint, record.id);
+    return Promise.resolve({ record, created: true });
+  }
+
+  get(id: string, now: number): Promise<ApprovalRecord | undefined> {
+    return Promise.resolve(this.current(id, now));
+  }
+
+  list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]> {
+    const all = [...this.records.keys()].map((id) => this.current(id, now)).filter((r): r is ApprovalRecord => r !== undefined);
+    return Promise.resolve(all.filter((r) => status === undefined || r.status === status).sort((a, b) => a.createdAt - b.createdAt));
+  }
+
+  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number): Promise<ReviewOutcome> {
+    const record = this.current(id, now);
+    if (record === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
+    const outcome = applyReview(record, reviewer, decision, comment, now);
+    if (outcome.ok) this.save(outcome.record, record.status);
+    return Promise.resolve(outcome);
+  }
+
+  consume(id: string, now: number): Promise<ConsumeOutcome> {
+    const record = this.current(id, now);
+    if (record === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
+    const outcome = useOnce(record, now);
+    if (outcome.ok) this.save(outcome.record, record.status);
+    return Promise.resolve(outcome);
+  }
+
+  onDecision(listener: (event: DecisionEvent) => void): void {
+    this.events.on('decision', listener);
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.events.removeAllListeners();
+    return Promise.resolve();
+  }
+
+  /** The record with expiry applied (and announced) as of `now`. */
+  private current(id: string, now: number): ApprovalRecord | undefined {
+    const record = this.records.get(id);
+    if (record === undefined) return undefined;
+    const fresh = refreshed(record, now);
+    if (fresh !== record) this.save(fresh, record.status);
+    return fresh;
+  }
+
+  private save(record: ApprovalRecord, previous: ApprovalStatus): void {
+    this.records.set(record.id, record);
+    if (record.status !== previous && record.status !== 'consumed') {
+      this.events.emit('decision', { id: record.id, status: record.status } satisfies DecisionEvent);
+    }
+  }
+}

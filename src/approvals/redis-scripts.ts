@@ -1,0 +1,115 @@
+/**
+ * Server-side transitions for the Redis store. Each script runs atomically in Redis, so two
+ * reviewers at once, approve against expiry, and two retries consuming one approval resolve
+ * to exactly one outcome whichever replicas they reach. The rules are the ones in
+ * transitions.ts; the store contract tests hold both implementations to them.
+ *
+ * A record is a hash: scalar fields, plus `context`, `requirements` (never rewritten here) and
+ * `reviews` as JSON text. cjson would turn an empty array into `{}` on re-encoding, which is
+ * why the scripts only ever re-encode `reviews` after appending to it.
+ */
+
+/** Applies expiry as of `now` (publishing it) and returns the status, or false when missing. */
+const REFRESH = `
+local function refresh(key, id, now, channel)
+  local status = redis.call('HGET', key, 'status')
+  if not status then return false end
+  local expired = false
+  if status == 'pending' and now >= tonumber(redis.call('HGET', key, 'expiresAt')) then expired = true end
+  if status == 'approved' then
+    local untilAt = tonumber(redis.call('HGET', key, 'approvedUntil'))
+    if untilAt and now >= untilAt then expired = true end
+  end
+  if expired then
+    redis.call('HSET', key, 'status', 'expired')
+    redis.call('PUBLISH', channel, cjson.encode({id = id, status = 'expired'}))
+    return 'expired'
+  end
+  return status
+end
+`;
+
+/** KEYS: fingerprint key, new record key, index. ARGV: now, new id, channel, record key prefix, retention ms, field/value pairs... */
+export const FIND_OR_CREATE = `${REFRESH}
+local now = tonumber(ARGV[1])
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local key = ARGV[4] .. existing
+  local status = refresh(key, existing, now, ARGV[3])
+  if status then
+    local live = status == 'pending'
+      or (status == 'approved' and tonumber(redis.call('HGET', key, 'usesLeft')) > 0)
+      or (status == 'denied' and now < tonumber(redis.call('HGET', key, 'expiresAt')))
+    if live then return {existing, 0} end
+  end
+end
+redis.call('HSET', KEYS[2], unpack(ARGV, 6))
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[5])
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+return {ARGV[2], 1}
+`;
+
+/** KEYS: record key. ARGV: now, id, reviewer, decision, comment, channel. Returns {outcome}. */
+export const REVIEW = `${REFRESH}
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local reviewer = ARGV[3]
+local status = refresh(key, ARGV[2], now, ARGV[6])
+if not status then return 'not_found' end
+if status == 'expired' then return 'expired' end
+if status ~= 'pending' then return 'not_pending' end
+local context = cjson.decode(redis.call('HGET', key, 'context'))
+for _, owner in ipairs(context.owners) do
+  if owner == reviewer then return 'owner' end
+end
+local requirements = cjson.decode(redis.call('HGET', key, 'requirements'))
+local eligible = false
+for _, req in ipairs(requirements) do
+  for _, id in ipairs(req.eligible) do
+    if id == reviewer then eligible = true end
+  end
+end
+if not eligible then return 'not_eligible' end
+local reviews = cjson.decode(redis.call('HGET', key, 'reviews'))
+for _, review in ipairs(reviews) do
+  if review.reviewer == reviewer then return 'already_reviewed' end
+end
+table.insert(reviews, {reviewer = reviewer, decision = ARGV[4], comment = ARGV[5], at = now})
+redis.call('HSET', key, 'reviews', cjson.encode(reviews))
+if ARGV[4] == 'deny' then
+  redis.call('HSET', key, 'status', 'denied', 'decidedAt', now)
+  redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[2], status = 'denied'}))
+  return 'ok'
+end
+for _, req in ipairs(requirements) do
+  local approvals = 0
+  for _, review in ipairs(reviews) do
+    if review.decision == 'approve' then
+      for _, id in ipairs(req.eligible) do
+        if id == review.reviewer then approvals = approvals + 1 end
+      end
+    end
+  end
+  if approvals < req.quorum then return 'ok' end
+end
+local validity = tonumber(redis.call('HGET', key, 'expiresAt')) - tonumber(redis.call('HGET', key, 'createdAt'))
+redis.call('HSET', key, 'status', 'approved', 'decidedAt', now, 'approvedUntil', now + validity)
+redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[2], status = 'approved'}))
+return 'ok'
+`;
+
+/** KEYS: record key. ARGV: now, id, channel. Returns 'ok' or why not. */
+export const CONSUME = `${REFRESH}
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local status = refresh(key, ARGV[2], now, ARGV[3])
+if not status then return 'not_found' end
+if status == 'expired' then return 'expired' end
+if status == 'consumed' then return 'used_up' end
+if status ~= 'approved' then return 'not_approved' end
+local uses = tonumber(redis.call('HGET', key, 'usesLeft')) - 1
+redis.call('HSET', key, 'usesLeft', uses)
+if uses <= 0 then redis.call('HSET', key, 'status', 'consumed', 'consumedAt', now) end
+return 'ok'
+`;

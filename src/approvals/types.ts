@@ -1,0 +1,102 @@
+/**
+ * Approval definitions: the record every replica shares (in Redis, or in memory on a single
+ * node), and the outcomes of the transitions on it. Plain data; the stores own the atomicity.
+ */
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
+
+/** One approve rule's demand: this many distinct reviewers from this set. */
+export interface Requirement {
+  readonly rule: string;
+  readonly quorum: number;
+  /** Reviewer ids who may approve under this rule (owners of the agent already removed). */
+  readonly eligible: readonly string[];
+}
+
+export interface Review {
+  readonly reviewer: string;
+  readonly decision: 'approve' | 'deny';
+  readonly comment: string;
+  readonly at: number;
+}
+
+/** What the reviewer sees and the audit records; no secret, no header, no credential. */
+export interface ApprovalContext {
+  readonly agent: string;
+  readonly owners: readonly string[];
+  readonly service: string;
+  readonly operation: string;
+  readonly region: string;
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  readonly rules: readonly string[];
+  /** Why each rule matched (reason codes). */
+  readonly reasons: readonly string[];
+  /** Request parameters, decoded, pretty-printed and truncated for display. */
+  readonly parametersPreview: string;
+  /** The agent's own words (X-Countersign-Reason) and run id (X-Countersign-Context), as sent. */
+  readonly agentReason?: string;
+  readonly agentContext?: string;
+  readonly method: string;
+  readonly host: string;
+  readonly path: string;
+}
+
+export interface ApprovalRecord {
+  readonly id: string;
+  readonly fingerprint: string;
+  readonly status: ApprovalStatus;
+  readonly context: ApprovalContext;
+  readonly requirements: readonly Requirement[];
+  readonly reviews: readonly Review[];
+  readonly createdAt: number;
+  /** Pending until this time, then expired. */
+  readonly expiresAt: number;
+  readonly decidedAt?: number;
+  /** An approval serves retries of the same request until this time. */
+  readonly approvedUntil?: number;
+  readonly usesLeft: number;
+  readonly consumedAt?: number;
+}
+
+/** A new approval request, before the store gives it an id and times. */
+export interface ApprovalDraft {
+  readonly fingerprint: string;
+  readonly context: ApprovalContext;
+  readonly requirements: readonly Requirement[];
+  readonly pendingTimeoutMs: number;
+  readonly maxUses: number;
+}
+
+export type ReviewOutcome =
+  | { readonly ok: true; readonly record: ApprovalRecord }
+  | { readonly ok: false; readonly reason: 'not_found' | 'not_pending' | 'expired' | 'not_eligible' | 'owner' | 'already_reviewed'; readonly record?: ApprovalRecord };
+
+export type ConsumeOutcome =
+  | { readonly ok: true; readonly record: ApprovalRecord }
+  | { readonly ok: false; readonly reason: 'not_found' | 'not_approved' | 'used_up' | 'expired'; readonly record?: ApprovalRecord };
+
+/** A decision event, published so the replica holding the agent's connection resumes at once. */
+export interface DecisionEvent {
+  readonly id: string;
+  readonly status: ApprovalStatus;
+}
+
+/**
+ * The store every replica shares. Each transition is atomic on the server: two reviewers at
+ * once, approve against expiry, and two retries consuming one approval all resolve to exactly
+ * one outcome.
+ */
+export interface ApprovalStore {
+  /** The live record for this fingerprint (pending, or approved with uses left), else a new pending one. */
+  findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }>;
+  get(id: string, now: number): Promise<ApprovalRecord | undefined>;
+  list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]>;
+  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number): Promise<ReviewOutcome>;
+  consume(id: string, now: number): Promise<ConsumeOutcome>;
+  /** Calls back on every decision made by any replica (approved, denied, expired). */
+  onDecision(listener: (event: DecisionEvent) => void): void;
+  /** Throws when the store cannot be reached (approve rules then fail closed). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

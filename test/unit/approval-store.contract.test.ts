@@ -1,0 +1,191 @@
+// One contract, two stores: the in-memory store (single node) and the Redis store (replicas),
+// with a real redis-server. Races are run for real against Redis through two connections.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
+import { RedisApprovalStore } from '../../src/approvals/redis-store.js';
+import type { ApprovalDraft, ApprovalStore, DecisionEvent } from '../../src/approvals/types.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const T0 = 1_800_000_000_000;
+const MINUTE = 60_000;
+
+function draft(overrides: Partial<ApprovalDraft> = {}): ApprovalDraft {
+  return {
+    fingerprint: randomUUID(),
+    context: {
+      agent: 'bot',
+      owners: ['olga'],
+      service: 's3',
+      operation: 'GetObject',
+      region: 'us-east-1',
+      actions: ['s3:GetObject'],
+      resources: ['arn:aws:s3:::b/k'],
+      rules: ['r'],
+      reasons: ['RULE_NEEDS_APPROVAL'],
+      parametersPreview: '{}',
+      method: 'GET',
+      host: 'b.s3.amazonaws.com',
+      path: '/k',
+    },
+    requirements: [{ rule: 'r', quorum: 2, eligible: ['ann', 'bob', 'cat'] }],
+    pendingTimeoutMs: 15 * MINUTE,
+    maxUses: 1,
+    ...overrides,
+  };
+}
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const stores: Array<[string, () => { a: ApprovalStore; b: ApprovalStore }]> = [
+  ['memory', () => {
+    const store = new MemoryApprovalStore();
+    return { a: store, b: store };
+  }],
+  ['redis', () => {
+    const prefix = `test:${randomUUID()}:`;
+    return { a: new RedisApprovalStore({ url: redis.url, prefix }), b: new RedisApprovalStore({ url: redis.url, prefix }) };
+  }],
+];
+
+describe.each(stores)('%s approval store', (_name, make) => {
+  let a: ApprovalStore;
+  let b: ApprovalStore;
+  beforeAll(() => {
+    ({ a, b } = make());
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('creates one pending record per fingerprint; a retry joins it', async () => {
+    const d = draft();
+    const first = await a.findOrCreate(d, T0);
+    expect(first.created).toBe(true);
+    expect(first.record).toMatchObject({ status: 'pending', createdAt: T0, expiresAt: T0 + 15 * MINUTE, usesLeft: 1, reviews: [] });
+    const again = await b.findOrCreate(d, T0 + 1000);
+    expect(again).toMatchObject({ created: false, record: { id: first.record.id } });
+  });
+
+  it('needs a quorum of distinct eligible reviewers; one reviewer counts once', async () => {
+    const { record } = await a.findOrCreate(draft(), T0);
+    expect((await a.review(record.id, 'ann', 'approve', 'ok', T0 + 1)).ok).toBe(true);
+    expect(await b.review(record.id, 'ann', 'approve', 'again', T0 + 2)).toMatchObject({ ok: false, reason: 'already_reviewed' });
+    expect((await a.get(record.id, T0 + 3))?.status).toBe('pending');
+    const second = await b.review(record.id, 'bob', 'approve', 'fine', T0 + 4);
+    expect(second).toMatchObject({ ok: true, record: { status: 'approved', decidedAt: T0 + 4, approvedUntil: T0 + 4 + 15 * MINUTE } });
+    expect(second.ok && second.record.reviews.map((r) => r.reviewer)).toEqual(['ann', 'bob']);
+  });
+
+  it('refuses owners and reviewers who are not eligible', async () => {
+    const { record } = await a.findOrCreate(draft(), T0);
+    expect(await a.review(record.id, 'olga', 'approve', '', T0)).toMatchObject({ ok: false, reason: 'owner' });
+    expect(await a.review(record.id, 'mallory', 'approve', '', T0)).toMatchObject({ ok: false, reason: 'not_eligible' });
+    expect(await a.review('no-such-id', 'ann', 'approve', '', T0)).toMatchObject({ ok: false, reason: 'not_found' });
+  });
+
+  it('a single deny denies, and the record then takes no reviews', async () => {
+    const { record } = await a.findOrCreate(draft(), T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    expect(await b.review(record.id, 'cat', 'deny', 'not today', T0 + 1)).toMatchObject({ ok: true, record: { status: 'denied' } });
+    expect(await a.review(record.id, 'bob', 'approve', '', T0 + 2)).toMatchObject({ ok: false, reason: 'not_pending' });
+  });
+
+  it('a denied request retried within its window gets the same denial, not a new request', async () => {
+    const d = draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] });
+    const { record } = await a.findOrCreate(d, T0);
+    await a.review(record.id, 'ann', 'deny', 'no', T0 + 1);
+    expect(await b.findOrCreate(d, T0 + 2)).toMatchObject({ created: false, record: { id: record.id, status: 'denied' } });
+    expect((await b.findOrCreate(d, T0 + 16 * MINUTE)).created).toBe(true);
+  });
+
+  it('pending requests expire: a review at the deadline is refused', async () => {
+    const { record } = await a.findOrCreate(draft(), T0);
+    expect(await a.review(record.id, 'ann', 'approve', '', T0 + 15 * MINUTE)).toMatchObject({ ok: false, reason: 'expired' });
+    expect((await b.get(record.id, T0 + 15 * MINUTE))?.status).toBe('expired');
+  });
+
+  it('an approval is used once by default, then a retry opens a new request', async () => {
+    const d = draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] });
+    const { record } = await a.findOrCreate(d, T0);
+    expect(await a.consume(record.id, T0)).toMatchObject({ ok: false, reason: 'not_approved' });
+    await a.review(record.id, 'ann', 'approve', '', T0 + 1);
+    expect(await b.findOrCreate(d, T0 + 2)).toMatchObject({ created: false, record: { id: record.id, status: 'approved' } });
+    expect(await a.consume(record.id, T0 + 3)).toMatchObject({ ok: true, record: { status: 'consumed', usesLeft: 0, consumedAt: T0 + 3 } });
+    expect(await b.consume(record.id, T0 + 4)).toMatchObject({ ok: false, reason: 'used_up' });
+    expect((await b.findOrCreate(d, T0 + 5)).created).toBe(true);
+  });
+
+  it('an approval with maxUses 2 serves two retries, and expires after its validity', async () => {
+    const { record } = await a.findOrCreate(draft({ maxUses: 2, requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] }), T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    expect(await a.consume(record.id, T0 + 1)).toMatchObject({ ok: true, record: { status: 'approved', usesLeft: 1 } });
+    expect(await b.consume(record.id, T0 + 15 * MINUTE)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('two retries racing for a one-use approval: exactly one wins', async () => {
+    const { record } = await a.findOrCreate(draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] }), T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).consume(record.id, T0 + 1)));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+  });
+
+  it('reviewers racing: approvals past the quorum and a late deny resolve to one outcome', async () => {
+    const { record } = await a.findOrCreate(draft({ requirements: [{ rule: 'r', quorum: 2, eligible: ['ann', 'bob', 'cat', 'dan'] }] }), T0);
+    const results = await Promise.all([
+      a.review(record.id, 'ann', 'approve', '', T0),
+      b.review(record.id, 'bob', 'approve', '', T0),
+      a.review(record.id, 'cat', 'deny', '', T0),
+      b.review(record.id, 'dan', 'approve', '', T0),
+    ]);
+    const final = await a.get(record.id, T0);
+    const accepted = results.filter((r) => r.ok).length;
+    // Whatever the interleaving, the record ended approved or denied, once, and no review was accepted after that.
+    expect(['approved', 'denied']).toContain(final?.status);
+    expect(final?.reviews).toHaveLength(accepted);
+  });
+
+  it('approve racing expiry: at the deadline nothing is approved', async () => {
+    const { record } = await a.findOrCreate(draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann', 'bob'] }] }), T0);
+    const [late, early] = await Promise.all([a.review(record.id, 'ann', 'approve', '', T0 + 15 * MINUTE), b.review(record.id, 'bob', 'approve', '', T0 + 15 * MINUTE - 1)]);
+    const final = await a.get(record.id, T0 + 15 * MINUTE - 1);
+    expect(late.ok && early.ok).toBe(false);
+    expect(final?.status === 'approved').toBe(early.ok);
+  });
+
+  it('publishes decisions so every replica hears them', async () => {
+    const heard: DecisionEvent[] = [];
+    b.onDecision((event) => heard.push(event));
+    await new Promise((r) => setTimeout(r, 100)); // let a fresh subscription settle
+    const { record } = await a.findOrCreate(draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] }), T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    const deadline = Date.now() + 2_000;
+    while (!heard.some((e) => e.id === record.id) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(heard).toContainEqual({ id: record.id, status: 'approved' });
+  });
+
+  it('lists records with their status', async () => {
+    const { record } = await a.findOrCreate(draft(), T0);
+    const pending = await b.list(T0 + 1, 'pending');
+    expect(pending.map((r) => r.id)).toContain(record.id);
+    expect(pending.every((r) => r.status === 'pending')).toBe(true);
+  });
+});
+
+describe('redis approval store with Redis down', () => {
+  it('fails fast with ApprovalStoreUnavailable', async () => {
+    const store = new RedisApprovalStore({ url: 'redis://127.0.0.1:1', prefix: 'down:' });
+    const started = Date.now();
+    await expect(store.findOrCreate(draft(), T0)).rejects.toMatchObject({ code: 'ApprovalStoreUnavailable' });
+    await expect(store.ping()).rejects.toMatchObject({ code: 'ApprovalStoreUnavailable' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await store.close();
+  });
+});
