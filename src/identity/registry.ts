@@ -58,7 +58,8 @@ export class AgentRegistry {
   private readonly path: string;
   private state: RegistryFile = { version: 1, agents: {} };
   private byKeyId = new Map<string, AgentKeyLookup>();
-  private loadedMtimeMs = -1;
+  /** mtime and inode of the file last read: every write is a rename, so a new inode means a new file even within one mtime tick. */
+  private loadedVersion = '';
   /** Derived secrets by key id: one HMAC per key, not per request. */
   private readonly secrets = new Map<string, string>();
   private checkedAt = 0;
@@ -128,36 +129,30 @@ export class AgentRegistry {
   }
 
   private reloadIfChanged(): void {
-    let mtimeMs: number;
-    try {
-      mtimeMs = statSync(this.path).mtimeMs;
-    } catch {
-      mtimeMs = 0;
-    }
-    if (mtimeMs !== this.loadedMtimeMs) this.reload();
+    if (versionOf(this.path) !== this.loadedVersion) this.reload();
   }
 
   private reload(): void {
     if (!existsSync(this.path)) {
-      this.apply({ version: 1, agents: {} }, 0);
+      this.apply({ version: 1, agents: {} }, '');
       return;
     }
-    const mtimeMs = statSync(this.path).mtimeMs;
+    const version = versionOf(this.path);
     const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as RegistryFile;
     if (parsed.version !== 1 || typeof parsed.agents !== 'object') {
       throw new Error(`${this.path} is not a countersign agent registry (version 1).`);
     }
-    this.apply(parsed, mtimeMs);
+    this.apply(parsed, version);
   }
 
-  private apply(state: RegistryFile, mtimeMs: number): void {
+  private apply(state: RegistryFile, version: string): void {
     const byKeyId = new Map<string, AgentKeyLookup>();
     for (const [agent, { keys }] of Object.entries(state.agents)) {
       for (const key of keys) byKeyId.set(key.accessKeyId, { agent, key });
     }
     this.state = state;
     this.byKeyId = byKeyId;
-    this.loadedMtimeMs = mtimeMs;
+    this.loadedVersion = version;
   }
 
   private write(state: RegistryFile): void {
@@ -165,6 +160,15 @@ export class AgentRegistry {
     const tmp = `${this.path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
     renameSync(tmp, this.path);
-    this.apply(state, statSync(this.path).mtimeMs);
+    this.apply(state, versionOf(this.path));
+  }
+}
+
+function versionOf(path: string): string {
+  try {
+    const stat = statSync(path);
+    return `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+  } catch {
+    return '';
   }
 }

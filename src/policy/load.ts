@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments } from 'yaml';
 import { Checker, type Issue, type Reference } from './schema/checker.js';
 import { checkDirectory, emptyDirectory } from './schema/directory.js';
 import { validateDocument } from './schema/document.js';
@@ -44,6 +44,11 @@ export interface ParsedPolicyFile {
   readonly issues: Issue[];
 }
 
+/** yaml gives an empty document (a trailing `---`, a file of comments) null contents or a null scalar. */
+export function isEmptyDocument(contents: unknown): boolean {
+  return contents === null || (isScalar(contents) && contents.value === null);
+}
+
 /** Parses one file's text; positions in issues are 1-based. */
 export function parsePolicyText(text: string, file: string): ParsedPolicyFile {
   const lineCounter = new LineCounter();
@@ -61,7 +66,7 @@ export function parsePolicyText(text: string, file: string): ParsedPolicyFile {
       for (const error of document.errors) issues.push({ ...at(error.pos[0]), message: `YAML syntax: ${error.message.split('\n')[0] ?? ''}` });
       continue;
     }
-    if (document.contents === null) continue; // an empty document (e.g. a trailing ---)
+    if (isEmptyDocument(document.contents)) continue; // e.g. after a trailing ---
     validateDocument(check, document.contents, rules, directory);
   }
   return { rules, directory, references: check.references, issues };

@@ -4,6 +4,7 @@ import { isMap, isSeq, LineCounter, parseAllDocuments, type YAMLMap } from 'yaml
 import { isCountersignError } from '../errors.js';
 import type { CompiledPolicySet } from './compile.js';
 import { decide } from './evaluate.js';
+import { isEmptyDocument } from './load.js';
 import { describeRequest, type RequestSpec } from './request-spec.js';
 import { Checker, type Issue } from './schema/checker.js';
 import { POLICY_API_VERSION, POLICY_TEST_KIND, type SourceLocation } from './types.js';
@@ -56,7 +57,7 @@ export function parseTestFile(path: string): { cases: PolicyTestCase[]; issues: 
       for (const error of document.errors) check.fail(undefined, `YAML syntax: ${error.message.split('\n')[0] ?? ''}`);
       continue;
     }
-    if (document.contents === null) continue;
+    if (isEmptyDocument(document.contents)) continue;
     const doc = check.map(document.contents, 'a policy test document', TEST_DOC_KEYS);
     if (doc === undefined) continue;
     if (check.string(doc, 'apiVersion', 'document') !== POLICY_API_VERSION) check.fail(doc, `expected apiVersion "${POLICY_API_VERSION}"`);

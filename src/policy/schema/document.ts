@@ -1,4 +1,4 @@
-import { isScalar, isSeq, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type YAMLMap } from 'yaml';
 import { DIRECTORY_KIND, POLICY_API_VERSION, POLICY_KIND, POLICY_TEST_KIND, type RuleSpec } from '../types.js';
 import { describe, type Checker } from './checker.js';
 import { DIRECTORY_KEYS, validateDirectory, type emptyDirectory } from './directory.js';
@@ -10,8 +10,11 @@ const KINDS = [POLICY_KIND, DIRECTORY_KIND];
 
 /** Validates one YAML document of a policy file (kind Policy or Directory). */
 export function validateDocument(check: Checker, contents: unknown, rules: RuleSpec[], directory: ReturnType<typeof emptyDirectory>): void {
-  const loose = check.map(contents, 'a policy document', [...new Set([...POLICY_DOCUMENT_KEYS, ...DIRECTORY_KEYS])]);
-  if (loose === undefined) return;
+  if (!isMap(contents)) {
+    check.fail(contents, `found ${describe(contents)}, expected a policy document (a mapping)`);
+    return;
+  }
+  const loose = contents;
   const apiVersion = check.required(loose, 'apiVersion', 'the document', check.string(loose, 'apiVersion', 'document'));
   if (apiVersion !== undefined && apiVersion !== POLICY_API_VERSION) {
     check.fail(loose.get('apiVersion', true), `found apiVersion "${apiVersion}", expected "${POLICY_API_VERSION}"`);
@@ -21,7 +24,10 @@ export function validateDocument(check: Checker, contents: unknown, rules: RuleS
     check.fail(loose.get('kind', true), `found kind "${kind}" in a policy file, expected policy tests in a file named *.test.yaml`);
     return;
   }
-  if (kind !== undefined && !KINDS.includes(kind)) check.fail(loose.get('kind', true), `found kind "${kind}", expected "${POLICY_KIND}" or "${DIRECTORY_KIND}"`);
+  if (kind !== undefined && !KINDS.includes(kind)) {
+    check.fail(loose.get('kind', true), `found kind "${kind}", expected "${POLICY_KIND}" or "${DIRECTORY_KIND}"`);
+    return;
+  }
   if (loose.has('metadata')) check.map(loose.get('metadata', true), 'metadata', METADATA_KEYS);
   if (kind === DIRECTORY_KIND) {
     rejectKeysOf(check, loose, DIRECTORY_KEYS, 'a Directory document');

@@ -1,0 +1,119 @@
+import type { ApprovalDraft, ApprovalRecord, ApprovalStore } from './types.js';
+
+export type GateResult =
+  | { readonly kind: 'go'; readonly record: ApprovalRecord }
+  | { readonly kind: 'denied'; readonly record: ApprovalRecord }
+  | { readonly kind: 'expired'; readonly record: ApprovalRecord }
+  /** The hold ended before anyone decided; the request stays pending for a retry. */
+  | { readonly kind: 'pending'; readonly record: ApprovalRecord };
+
+export interface GateRequest {
+  readonly draft: ApprovalDraft;
+  /** How long the agent's connection may be held (under common client read timeouts). */
+  readonly holdMs: number;
+  /** Aborted when the agent hangs up: stop holding. */
+  readonly signal: AbortSignal;
+}
+
+interface Waiter {
+  readonly woken: Promise<boolean>;
+  cancel(): void;
+}
+
+/**
+ * Holds a request until its approval is decided, on whichever replica the reviewer used:
+ * every store decision wakes the waiters for that record here. A retry of the same request
+ * joins the existing record; an approved record is consumed atomically before the request
+ * goes, so one approval never serves more uses than it allows.
+ */
+export class ApprovalGate {
+  private readonly waiters = new Map<string, Set<(woken: boolean) => void>>();
+
+  constructor(
+    private readonly store: ApprovalStore,
+    /** Called once per newly created record (notifications; never throws). */
+    private readonly onCreated: (record: ApprovalRecord) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    store.onDecision((event) => this.wake(event.id));
+  }
+
+  /** Requests held right now (for metrics and shutdown). */
+  get held(): number {
+    let count = 0;
+    for (const set of this.waiters.values()) count += set.size;
+    return count;
+  }
+
+  async pass(request: GateRequest): Promise<GateResult> {
+    let record = await this.open(request.draft);
+    const deadline = this.now() + Math.max(0, Math.min(request.holdMs, record.expiresAt - this.now()));
+    for (;;) {
+      // An agent that hung up must not use up an approval it will never see.
+      if (request.signal.aborted) return { kind: 'pending', record };
+      const waiter = this.register(record.id, deadline - this.now(), request.signal);
+      // Read after registering, so a decision made in between still wakes us.
+      record = (await this.store.get(record.id, this.now())) ?? record;
+      if (record.status !== 'pending') {
+        waiter.cancel();
+        const settled = await this.settle(record, request.draft);
+        if (settled.kind !== 'reopened') return settled;
+        record = settled.record;
+        continue;
+      }
+      if (!(await waiter.woken)) {
+        const latest = (await this.store.get(record.id, this.now())) ?? record;
+        if (latest.status === 'pending') return { kind: 'pending', record: latest };
+        record = latest;
+      }
+    }
+  }
+
+  private async open(draft: ApprovalDraft): Promise<ApprovalRecord> {
+    const { record, created } = await this.store.findOrCreate(draft, this.now());
+    if (created) this.onCreated(record);
+    return record;
+  }
+
+  /** A decided record: go (consuming one use), denied, expired, or reopened as a new request. */
+  private async settle(record: ApprovalRecord, draft: ApprovalDraft): Promise<GateResult | { kind: 'reopened'; record: ApprovalRecord }> {
+    if (record.status === 'denied') return { kind: 'denied', record };
+    if (record.status === 'expired') return { kind: 'expired', record };
+    if (record.status === 'approved') {
+      const used = await this.store.consume(record.id, this.now());
+      if (used.ok) return { kind: 'go', record: used.record };
+      if (used.reason === 'expired') return { kind: 'expired', record: used.record ?? record };
+    }
+    // Consumed (by an earlier retry, or another racing for the last use): this send is a new request.
+    return { kind: 'reopened', record: await this.open(draft) };
+  }
+
+  private register(id: string, ms: number, signal: AbortSignal): Waiter {
+    let set = this.waiters.get(id);
+    if (set === undefined) {
+      set = new Set();
+      this.waiters.set(id, set);
+    }
+    const waiters = set;
+    let finish: (woken: boolean) => void = () => undefined;
+    const woken = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), Math.max(0, ms));
+      const onAbort = () => finish(false);
+      signal.addEventListener('abort', onAbort, { once: true });
+      finish = (value: boolean) => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        waiters.delete(finish);
+        if (waiters.size === 0) this.waiters.delete(id);
+        resolve(value);
+      };
+      waiters.add(finish);
+      if (signal.aborted) finish(false);
+    });
+    return { woken, cancel: () => finish(false) };
+  }
+
+  private wake(id: string): void {
+    for (const finish of [...(this.waiters.get(id) ?? [])]) finish(true);
+  }
+}
