@@ -14,5 +14,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['test/e2e/clients/*.mjs'], languageOptions: { globals: { process: 'readonly' } } },
+  { files: ['test/e2e/clients/*.mjs', 'scripts/*.js'], languageOptions: { globals: { process: 'readonly', URL: 'readonly' } } },
 );

@@ -177,6 +177,7 @@ function countersignEnv(dirs, moto, extra) {
     HOME: env.HOME ?? dirs.root,
     COUNTERSIGN_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_REVIEW_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_DATA_DIR: dirs.data,
     COUNTERSIGN_POLICY_DIR: dirs.policies,
     COUNTERSIGN_LOG_LEVEL: 'warn',

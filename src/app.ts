@@ -11,10 +11,12 @@ import { createProxyServer } from './edge/proxy-server.js';
 import { UpstreamClient } from './forward/upstream.js';
 import { AgentRegistry, loadOrCreateServerKey } from './identity/registry.js';
 import { PolicyStore } from './policy/store.js';
+import { createApprovals } from './approvals/setup.js';
 
 export interface RunningCountersign {
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
+  readonly reviewAddress: AddressInfo;
   readonly caCertPath: string;
   readonly logger: Logger;
   close(): Promise<void>;
@@ -26,7 +28,12 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   policies.watch();
   const { ca, certPath, created } = loadOrCreateCertificateAuthority(config.dataDir);
   if (created) logger.info({ event: 'ca.created', certPath }, 'generated a new countersign CA');
-  const registry = new AgentRegistry(config.dataDir, loadOrCreateServerKey(config.dataDir));
+  const serverKey = loadOrCreateServerKey(config.dataDir);
+  const registry = new AgentRegistry(config.dataDir, serverKey);
+  const review = config.approvals.reviewListen;
+  // Links default to where the review listener really listens (known once it does).
+  let reviewBaseUrl = config.approvals.reviewUrl ?? '';
+  const approvals = createApprovals(config.approvals, serverKey, policies, config.maxBufferedBodyBytes, logger, () => reviewBaseUrl);
   const upstream = new UpstreamClient(config.upstreamCaFile === undefined ? {} : { ca: readFileSync(config.upstreamCaFile, 'utf8') });
   const stsOverride = config.upstreamOverrides.get('sts') ?? config.upstreamOverrides.get('*');
   const minter = new CredentialMinter({ region: config.stsRegion, ...(stsOverride !== undefined && { endpoint: stsOverride.href }) });
@@ -40,23 +47,32 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       overrides: config.upstreamOverrides,
       logger,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
+      approvals: approvals.service,
     },
     leafCertificates: new LeafCertificateCache(ca, { maxEntries: 1000 }),
   });
-  const admin = createAdminServer({ policyStatus: () => policies.status, caLoaded: () => ca.certDer.length > 0 });
+  const admin = createAdminServer({
+    policyStatus: () => policies.status,
+    caLoaded: () => ca.certDer.length > 0,
+    ...(approvals.shared && { redisPing: () => approvals.store.ping() }),
+  });
   const address = await listen(server, config.listen);
   const adminAddress = await listen(admin, config.adminListen);
+  const reviewAddress = await listen(approvals.reviewServer, review);
+  if (reviewBaseUrl === '') reviewBaseUrl = `http://${reviewAddress.address.includes(':') ? `[${reviewAddress.address}]` : reviewAddress.address}:${reviewAddress.port}`;
   return {
     address,
     adminAddress,
+    reviewAddress,
     caCertPath: certPath,
     logger,
     async close() {
-      await Promise.all([server, admin].map((s) => new Promise<void>((resolve) => {
+      await Promise.all([server, admin, approvals.reviewServer].map((s) => new Promise<void>((resolve) => {
         s.close(() => resolve());
         s.closeAllConnections();
       })));
       policies.close();
+      await approvals.store.close();
       minter.destroy();
       await upstream.close();
     },

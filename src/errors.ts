@@ -72,7 +72,24 @@ export const ERROR_CATALOGUE = {
     status: 403,
     awsCode: 'AccessDenied',
     jsonCode: 'AccessDeniedException',
-    hint: 'The request matched a rule that needs a human approval, which this countersign cannot take yet; ask an operator to change the rule.',
+    hint: 'The request needs a human approval that nobody can give (every eligible reviewer owns the agent, or too few are declared); ask an operator to fix the rule or the directory.',
+  },
+  ApprovalPending: {
+    status: 503,
+    awsCode: 'ApprovalPending',
+    hint: 'A human must approve this request; countersign held it as long as it could. Send the same request again (same parameters and body) once it is approved.',
+  },
+  ApprovalDenied: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'A reviewer refused this request; do not retry it unchanged.',
+  },
+  ApprovalExpired: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'Nobody approved the request in time, or its approval was used up or ran out; sending it again asks for approval anew.',
   },
   ApprovalStoreUnavailable: {
     status: 503,
@@ -127,6 +144,8 @@ export class CountersignError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Extra response headers (Retry-After for ApprovalPending). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.entry = ERROR_CATALOGUE[code];

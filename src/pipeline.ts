@@ -4,7 +4,9 @@
  *
  *   identify  → which agent? (SigV4 signature made with a countersign agent key)
  *   classify  → what is it asking? (service, operation, IAM actions, resource ARNs)
- *   decide    → policy rules: allow or deny, with reasons
+ *   decide    → policy rules: allow, deny or approve, with reasons
+ *   approve   → effect approve: bind an approval to this exact request (or join a retry's),
+ *               notify reviewers, hold the connection until decided (any replica)
  *   mint      → STS AssumeRole with a session policy of exactly the decided grants
  *   sign      → strip the agent's auth, SigV4-sign with the minted credentials
  *   forward   → pooled keep-alive upstream, response streamed back
@@ -17,7 +19,7 @@ import { hostServesService } from './aws/host-service.js';
 import { checkPayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
 import { parseQuery, type QueryParams } from './aws/query-string.js';
-import { parseAuthorization, signRequest } from './aws/sigv4.js';
+import { parseAuthorization, signRequest, type SignableRequest } from './aws/sigv4.js';
 import { elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
@@ -25,13 +27,14 @@ import { sessionPolicy } from './broker/session-policy.js';
 import { readBody } from './edge/body.js';
 import type { InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
-import { forwardableRequestHeaders, forwardableResponseHeaders, signedHeaderValues } from './forward/headers.js';
+import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget } from './forward/target.js';
 import type { UpstreamClient } from './forward/upstream.js';
-import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
+import { resolveAgentKey, verifyAgentNow, type AgentIdentity } from './identity/identify.js';
 import type { AgentRegistry } from './identity/registry.js';
 import type { CompiledPolicySet } from './policy/compile.js';
 import { decide, type Decision } from './policy/evaluate.js';
+import type { ApprovalService } from './approvals/service.js';
 
 export interface PipelineDeps {
   readonly registry: AgentRegistry;
@@ -42,6 +45,7 @@ export interface PipelineDeps {
   readonly overrides: ReadonlyMap<string, URL>;
   readonly logger: Logger;
   readonly maxBufferedBodyBytes: number;
+  readonly approvals: ApprovalService;
 }
 
 interface Verified {
@@ -61,9 +65,10 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
     remoteAddress: inbound.remoteAddress,
     durationsMs: {},
   };
-  let protocol: Protocol = protocolOf(undefined, inbound.message.headers);
+  // The protocol errors are shaped in, refined as identify learns the service.
+  const shape: { protocol: Protocol } = { protocol: protocolOf(undefined, inbound.message.headers) };
   try {
-    const verified = await identify(deps, inbound, audit, (p) => (protocol = p));
+    const verified = await identify(deps, inbound, audit, shape);
     const classification = verified.classifier.classify({
       method: inbound.method,
       host: inbound.host,
@@ -85,14 +90,16 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
       requestBytes: requestBytes(inbound),
     });
     recordDecision(audit, decision);
-    if (decision.effect === 'approve') throw approvalRequired(verified.identity, decision, inbound.id);
-    if (decision.effect !== 'allow' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
-    await forward(deps, inbound, verified, classification, decision, audit, res);
+    if (decision.effect === 'deny' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
+    const approved = decision.effect === 'approve' ? await holdForApproval(deps, inbound, verified, classification, decision, audit, res) : verified;
+    await forward(deps, inbound, approved, classification, decision, audit, res);
   } catch (error) {
     const refusal = isCountersignError(error) ? error : internalError(deps.logger, inbound.id, error);
     audit.errorCode = refusal.code;
     audit.error = refusal.message;
-    sendAwsError(res, refusal, protocol, inbound.id, inbound.method);
+    const approvalId = refusal.headers['x-countersign-approval-id'];
+    if (approvalId !== undefined) audit.approvalId ??= approvalId;
+    sendAwsError(res, refusal, shape.protocol, inbound.id, inbound.method);
   } finally {
     audit.status = res.statusCode;
     audit.durationsMs.total = elapsedMs(inbound.startedAt);
@@ -101,7 +108,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
 }
 
 /** identify: parse the signature, find the agent, read the body if the protocol needs it, verify. */
-async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: RequestAudit, setProtocol: (p: Protocol) => void): Promise<Verified> {
+async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: RequestAudit, shape: { protocol: Protocol }): Promise<Verified> {
   const headers = inbound.message.headers;
   const query = parseQuery(inbound.rawQuery);
   if (query['X-Amz-Credential'] !== undefined || query['X-Amz-Signature'] !== undefined) {
@@ -111,25 +118,24 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
   audit.accessKeyId = auth.accessKeyId;
   audit.service = auth.service;
   audit.region = auth.region;
-  setProtocol(protocolOf(auth.service, headers));
+  shape.protocol = protocolOf(auth.service, headers);
   const key = resolveAgentKey(deps.registry, auth);
   audit.agent = key.agent;
   if (inbound.mode !== 'endpoint' && !hostServesService(inbound.host, auth.service)) {
     throw new CountersignError('MisroutedRequest', `The request was signed for service "${auth.service}" but sent to ${inbound.host}.`);
   }
   const classifier = classifierFor(auth.service);
-  setProtocol(classifier.protocol);
+  shape.protocol = classifier.protocol;
   if (!classifier.buffersBody) checkPayloadMode(headers);
   const body = classifier.buffersBody ? await readBody(inbound.message, deps.maxBufferedBodyBytes) : undefined;
   const signed = signedHeaderValues(headers, auth.signedHeaders);
   if (signed.missing !== undefined) {
     throw new CountersignError('SignatureMismatch', `The signed header "${signed.missing}" is not in the request.`);
   }
-  const identity = await verifyAgent(
-    { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values, ...(body !== undefined && { body }) },
-    auth,
-    key,
-  );
+  const request: SignableRequest = body === undefined
+    ? { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values }
+    : { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values, body };
+  const identity = verifyAgentNow(request, auth, key);
   return { identity, classifier, query, body };
 }
 
@@ -156,31 +162,34 @@ async function forward(
   audit.stsSession = minted.credentials.sessionName;
   audit.credentialsCached = minted.cached;
 
-  const target = chooseTarget({ ...inbound, service: classification.service, region: classification.region }, deps.overrides);
+  const target = chooseTarget(
+    { mode: inbound.mode, scheme: inbound.scheme, authority: inbound.authority, host: inbound.host, rawPath: inbound.rawPath, service: classification.service, region: classification.region },
+    deps.overrides,
+  );
   const headers = forwardableRequestHeaders(inbound.message.headers);
   headers.host = target.host;
-  const signedHeaders = await signRequest(
-    { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers, ...(verified.body !== undefined && { body: verified.body }) },
-    minted.credentials,
-    classification.region,
-    classification.service,
-  );
+  const body = verified.body;
+  const toSign: SignableRequest = body === undefined
+    ? { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers }
+    : { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers, body };
+  const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service);
 
-  const abort = new AbortController();
-  // Only a client that goes away mid-answer cancels the upstream call (an abort after a
-  // finished response would cost an exception per request for nothing).
-  res.once('close', () => {
-    if (!res.writableFinished) abort.abort();
-  });
   const upstreamStart = process.hrtime.bigint();
-  const path = inbound.rawQuery === '' ? target.rawPath : `${target.rawPath}?${inbound.rawQuery}`;
-  const hasBody = verified.body !== undefined ? verified.body.length > 0 : requestHasBody(inbound);
   try {
-    await deps.upstream.forward({ ...target, rawPath: path }, inbound.method, signedHeaders, verified.body ?? (hasBody ? inbound.message : undefined), abort.signal, (status, headers) => {
-      audit.upstreamStatus = status;
-      res.writeHead(status, { ...forwardableResponseHeaders(headers), 'x-countersign-request-id': inbound.id });
-      return res;
-    });
+    await deps.upstream.forward(
+      {
+        origin: target.origin,
+        path: inbound.rawQuery === '' ? target.rawPath : `${target.rawPath}?${inbound.rawQuery}`,
+        method: inbound.method,
+        headers: signedHeaders,
+        body: body ?? (requestHasBody(inbound) ? inbound.message : undefined),
+      },
+      res,
+      (status, rawHeaders) => {
+        audit.upstreamStatus = status;
+        res.writeHead(status, forwardableResponseHead(rawHeaders, inbound.id));
+      },
+    );
   } finally {
     audit.durationsMs.upstream = elapsedMs(upstreamStart);
   }
@@ -209,9 +218,42 @@ function accessDenied(identity: AgentIdentity, decision: Decision, requestId: st
   return new CountersignError('AccessDenied', `countersign refused agent "${identity.agent}": ${why}. Request id ${requestId}.`);
 }
 
-function approvalRequired(identity: AgentIdentity, decision: Decision, requestId: string): CountersignError {
-  const rules = decision.approvals.map((a) => `"${a.rule}"`).join(', ');
-  return new CountersignError('ApprovalUnavailable', `Agent "${identity.agent}" needs human approval under rule ${rules}, and approvals are not enabled on this countersign. Request id ${requestId}.`);
+/** approve: held until reviewers decide; returns the request as it may go (with its body, when reading it bound the approval). */
+async function holdForApproval(
+  deps: PipelineDeps,
+  inbound: InboundRequest,
+  verified: Verified,
+  classification: Classification,
+  decision: Decision,
+  audit: RequestAudit,
+  res: ServerResponse,
+): Promise<Verified> {
+  const hangUp = new AbortController();
+  const onClose = () => hangUp.abort();
+  res.once('close', onClose);
+  const holdStart = process.hrtime.bigint();
+  try {
+    const outcome = await deps.approvals.hold({
+      requestId: inbound.id,
+      agent: verified.identity.agent,
+      classification,
+      decision,
+      method: inbound.method,
+      host: inbound.host,
+      rawPath: inbound.rawPath,
+      query: verified.query,
+      headers: inbound.message.headers,
+      body: verified.body,
+      stream: inbound.message,
+      signal: hangUp.signal,
+    });
+    audit.approvalId = outcome.approvalId;
+    audit.approvers = [...outcome.approvers];
+    return outcome.body === undefined ? verified : { ...verified, body: outcome.body };
+  } finally {
+    res.off('close', onClose);
+    audit.durationsMs.approval = elapsedMs(holdStart);
+  }
 }
 
 function internalError(logger: Logger, requestId: string, error: unknown): CountersignError {

@@ -137,12 +137,8 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
     }
     if (id !== undefined && verb !== undefined && req.method === 'POST') {
       const body = (await readBody(req, 16 * 1024)).toString('utf8');
-      let comment = '';
-      try {
-        comment = body === '' ? '' : String((JSON.parse(body) as { comment?: unknown }).comment ?? '');
-      } catch {
-        return sendJson(res, 400, { error: 'The body must be JSON like {"comment": "..."}.' });
-      }
+      const comment = parseComment(body);
+      if (comment === undefined) return sendJson(res, 400, { error: 'The body must be JSON like {"comment": "..."}, with a string comment.' });
       const outcome = await review(id, reviewer, verb, comment, 'api');
       return outcome.ok ? sendJson(res, 200, { approval: outcome.record }) : sendJson(res, outcome.reason === 'not_found' ? 404 : 409, { error: MESSAGES[outcome.reason], reason: outcome.reason });
     }
@@ -156,6 +152,18 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
       'review',
     );
     return outcome;
+  }
+}
+
+/** The optional `comment` of a JSON review body; undefined when the body is not that. */
+function parseComment(body: string): string | undefined {
+  if (body === '') return '';
+  try {
+    const parsed = JSON.parse(body) as { comment?: unknown };
+    if (parsed.comment === undefined) return '';
+    return typeof parsed.comment === 'string' ? parsed.comment : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -23,13 +23,16 @@ export interface RequestAudit {
   decision?: 'allow' | 'deny' | 'approve';
   rules?: string[];
   reasons?: string[];
+  /** The approval that let a held request go, and who approved it. */
+  approvalId?: string;
+  approvers?: string[];
   stsSession?: string;
   credentialsCached?: boolean;
   upstreamStatus?: number;
   status?: number;
   errorCode?: string;
   error?: string;
-  durationsMs: { total?: number; sts?: number; upstream?: number };
+  durationsMs: { total?: number; approval?: number; sts?: number; upstream?: number };
 }
 
 export function recordClassification(audit: RequestAudit, classification: Classification): void {

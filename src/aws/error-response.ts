@@ -72,6 +72,7 @@ export function sendAwsError(
     'x-amz-request-id': requestId,
     'x-amzn-errortype': rendered.awsCode,
     'x-countersign-error': error.code,
+    ...error.headers,
   });
   res.end(method === 'HEAD' ? undefined : body);
 }

@@ -1,7 +1,9 @@
-import { createHash, createHmac, timingSafeEqual, type Hash as NodeHash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { Hash, HttpRequest, SourceData } from '@smithy/types';
+import type { HttpRequest } from '@smithy/types';
 import { CountersignError } from '../errors.js';
+import { NodeSha256 } from './smithy-sha256.js';
+import { verifySignature } from './sigv4-verify.js';
 
 /** What an `Authorization: AWS4-HMAC-SHA256 ...` header says. */
 export interface SigV4Authorization {
@@ -45,14 +47,18 @@ export function parseAuthorization(header: string | undefined): SigV4Authorizati
   if (algorithm !== ALGORITHM) {
     throw new CountersignError('MalformedAuthorization', `Unsupported authorization scheme "${algorithm.slice(0, 32)}".`);
   }
-  const fields = new Map<string, string>();
+  // `name=value` parts split on commas; a repeated name counts with its last value.
+  let credential: string | undefined;
+  let signedHeaders: string | undefined;
+  let signature: string | undefined;
   for (const part of header.slice(space + 1).split(',')) {
     const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+    if (eq <= 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (name === 'Credential') credential = part.slice(eq + 1).trim();
+    else if (name === 'SignedHeaders') signedHeaders = part.slice(eq + 1).trim();
+    else if (name === 'Signature') signature = part.slice(eq + 1).trim();
   }
-  const credential = fields.get('Credential');
-  const signedHeaders = fields.get('SignedHeaders');
-  const signature = fields.get('Signature');
   if (credential === undefined || signedHeaders === undefined || signature === undefined) {
     throw new CountersignError('MalformedAuthorization', 'The Authorization header needs Credential, SignedHeaders and Signature.');
   }
@@ -80,74 +86,58 @@ export function parseAmzDate(value: string | undefined): Date | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
   const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  // Date.UTC rolls 2024-02-30 over into March; a real date reads back the same fields.
+  const exact = date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === s;
+  return exact ? date : undefined;
 }
 
-/** The hash constructor smithy's signer takes, backed by node:crypto (HMAC when keyed). */
-class NodeSha256 implements Hash {
-  private readonly hash: NodeHash | Hmac;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  update(data: SourceData): void {
-    this.hash.update(toBuffer(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.hash.digest());
-  }
-}
-
-function toBuffer(data: SourceData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
+/**
+ * Signers by credentials, then region and service. Minted credentials are one cached object
+ * per STS session, so a WeakMap keeps one signer per session and scope and lets both go when
+ * the session is dropped; a fresh credentials object just gets a fresh signer.
+ */
+const signers = new WeakMap<Credentials, Map<string, SignatureV4>>();
+const MAX_SIGNERS_PER_CREDENTIALS = 64;
 
 function signerFor(credentials: Credentials, region: string, service: string): SignatureV4 {
-  return new SignatureV4({
-    credentials,
-    region,
-    service,
-    sha256: NodeSha256,
-    // SigV4: S3 paths are encoded once, every other service's twice
-    // (AWS SigV4 spec, "Create a canonical request").
-    uriEscapePath: service !== 's3',
-    applyChecksum: false,
-  });
-}
-
-function toSmithyRequest(request: SignableRequest): HttpRequest {
-  return {
-    method: request.method,
-    protocol: 'https:',
-    hostname: request.host,
-    path: request.rawPath,
-    query: { ...request.query },
-    headers: { ...request.headers },
-    body: request.body,
-  };
+  let byScope = signers.get(credentials);
+  if (byScope === undefined) signers.set(credentials, (byScope = new Map<string, SignatureV4>()));
+  const scope = `${region}/${service}`;
+  let signer = byScope.get(scope);
+  if (signer === undefined) {
+    if (byScope.size >= MAX_SIGNERS_PER_CREDENTIALS) byScope.clear();
+    signer = new SignatureV4({
+      credentials,
+      region,
+      service,
+      sha256: NodeSha256,
+      // SigV4: S3 paths are encoded once, every other service's twice
+      // (AWS SigV4 spec, "Create a canonical request").
+      uriEscapePath: service !== 's3',
+      applyChecksum: false,
+    });
+    byScope.set(scope, signer);
+  }
+  return signer;
 }
 
 /**
  * Recomputes the signature an agent should have produced with its secret and compares it in
- * constant time. The request's headers must be exactly the ones the agent signed.
+ * constant time. The request's headers must be exactly the ones the agent signed. (The work
+ * is synchronous, in sigv4-verify.ts; this keeps the promise-returning form.)
  */
-export async function signatureMatches(
-  request: SignableRequest,
-  auth: SigV4Authorization,
-  secretAccessKey: string,
-  signingDate: Date,
-): Promise<boolean> {
-  const signer = signerFor({ accessKeyId: auth.accessKeyId, secretAccessKey }, auth.region, auth.service);
-  const signed = await signer.sign(toSmithyRequest(request), {
-    signingDate,
-    signableHeaders: new Set(auth.signedHeaders),
-  });
-  const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization))?.[1] ?? '';
-  return expected.length === auth.signature.length && timingSafeEqual(Buffer.from(expected), Buffer.from(auth.signature));
+export function signatureMatches(request: SignableRequest, auth: SigV4Authorization, secretAccessKey: string, signingDate: Date): Promise<boolean> {
+  try {
+    return Promise.resolve(verifySignature(request, auth, secretAccessKey, signingDate));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
-/** Signs an outgoing request with minted credentials and countersign's own clock. */
+/**
+ * Signs an outgoing request with minted credentials and countersign's own clock. smithy
+ * clones the request before it adds anything, so the caller's objects are passed as they are.
+ */
 export async function signRequest(
   request: SignableRequest,
   credentials: Credentials,
@@ -155,7 +145,16 @@ export async function signRequest(
   service: string,
   signingDate: Date = new Date(),
 ): Promise<Record<string, string>> {
-  const signed = await signerFor(credentials, region, service).sign(toSmithyRequest(request), { signingDate });
+  const smithyRequest: HttpRequest = {
+    method: request.method,
+    protocol: 'https:',
+    hostname: request.host,
+    path: request.rawPath,
+    query: request.query,
+    headers: request.headers,
+    body: request.body,
+  };
+  const signed = await signerFor(credentials, region, service).sign(smithyRequest, { signingDate });
   return signed.headers;
 }
 

@@ -1,6 +1,8 @@
 import { ConfigError, loadConfig, SETTINGS } from '../config/config.js';
 import { PolicyLoadError } from '../policy/load.js';
 import { agentsCommand } from './agents.js';
+import { approvalsCommand } from './approvals.js';
+import { reviewersCommand } from './reviewers.js';
 import { policyCommand } from './policy.js';
 import { serveCommand } from './serve.js';
 
@@ -10,6 +12,10 @@ const USAGE = `usage: countersign <command>
   agents issue NAME [--json]     issue an agent key (prints AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
   agents revoke NAME|KEY_ID      revoke an agent's keys, or one key
   agents list                    list agents and their keys
+  approvals list [--all]         requests waiting for review (as COUNTERSIGN_REVIEWER_TOKEN's reviewer)
+  approvals show|approve|deny ID [--comment TEXT]
+  reviewers list                 reviewers declared in the policy directory
+  reviewers token ID             print a reviewer's API token (for the approvals CLI and JSON API)
   policy check [DIR] [--strict]  validate the policy set and warn about risky or dead rules
   policy test [DIR]              run the policy tests in DIR/*.test.yaml
   policy explain --agent NAME REQUEST
@@ -32,6 +38,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return agentsCommand(loadConfig(), rest, out);
     case 'policy':
       return policyCommand(loadConfig().policyDir, rest, out);
+    case 'approvals':
+      return approvalsCommand(loadConfig(), rest, out);
+    case 'reviewers':
+      return reviewersCommand(loadConfig(), rest, out);
     case undefined:
     case 'help':
     case '--help':

@@ -11,6 +11,7 @@ export async function serveCommand(config: Config): Promise<void> {
       `countersign is listening on ${proxy}`,
       `  CA certificate: ${running.caCertPath}`,
       `  health and readiness: http://${running.adminAddress.address}:${running.adminAddress.port}/readyz`,
+      `  reviewers decide at: http://${running.reviewAddress.address}:${running.reviewAddress.port}/approvals/ID`,
       '',
       'Issue a key for an agent:   npx countersign agents issue my-agent',
       'Then, in the agent\'s environment:',

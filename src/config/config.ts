@@ -13,6 +13,21 @@ export interface Config {
   readonly stsRegion: string;
   readonly logLevel: string;
   readonly maxBufferedBodyBytes: number;
+  readonly approvals: ApprovalsConfig;
+}
+
+export interface ApprovalsConfig {
+  /** Shared store for several replicas; without it, approvals live in this process's memory. */
+  readonly redisUrl?: string;
+  readonly redisPrefix: string;
+  readonly reviewListen: { readonly host: string; readonly port: number };
+  /** Base URL reviewers use to reach the review listener (links in notifications). */
+  readonly reviewUrl?: string;
+  readonly trustedIdentity?: { readonly header: string; readonly proxies: readonly string[] };
+  readonly webhookUrl?: string;
+  readonly webhookSecret?: string;
+  readonly slackWebhookUrl?: string;
+  readonly teamsWebhookUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -30,6 +45,17 @@ export const SETTINGS = {
   COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
   COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
+  COUNTERSIGN_REDIS_URL: 'Redis for approvals shared by replicas (redis:// or rediss://); unset: in memory',
+  COUNTERSIGN_REDIS_PREFIX: 'key prefix in Redis (default countersign:)',
+  COUNTERSIGN_REVIEW_LISTEN: 'review listener for reviewers, host:port (default 127.0.0.1:8081)',
+  COUNTERSIGN_REVIEW_URL: 'base URL reviewers reach the review listener at (default http://REVIEW_LISTEN)',
+  COUNTERSIGN_REVIEW_IDENTITY_HEADER: 'identity header set by an auth proxy in front of the review listener (e.g. X-Forwarded-Email)',
+  COUNTERSIGN_REVIEW_TRUSTED_PROXIES: 'comma-separated addresses/CIDRs allowed to set that header',
+  COUNTERSIGN_WEBHOOK_URL: 'generic webhook for approval requests (a secret: never logged)',
+  COUNTERSIGN_WEBHOOK_SECRET: 'HMAC secret that signs generic webhook notices',
+  COUNTERSIGN_SLACK_WEBHOOK_URL: 'Slack incoming webhook for approval requests (a secret)',
+  COUNTERSIGN_TEAMS_WEBHOOK_URL: 'Microsoft Teams Workflows webhook for approval requests (a secret)',
+  COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
 
 function parseListen(value: string, name = 'COUNTERSIGN_LISTEN'): { host: string; port: number } {
@@ -78,6 +104,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Unknown setting ${unknown.join(', ')}; known settings: ${Object.keys(SETTINGS).join(', ')}.`);
   }
   const caFile = env.COUNTERSIGN_UPSTREAM_CA_FILE;
+  const reviewListen = parseListen(env.COUNTERSIGN_REVIEW_LISTEN ?? '127.0.0.1:8081', 'COUNTERSIGN_REVIEW_LISTEN');
+  const identityHeader = env.COUNTERSIGN_REVIEW_IDENTITY_HEADER;
+  const trustedProxies = env.COUNTERSIGN_REVIEW_TRUSTED_PROXIES?.split(',').map((p) => p.trim()).filter((p) => p !== '') ?? [];
+  if ((identityHeader === undefined) !== (trustedProxies.length === 0)) {
+    throw new ConfigError('COUNTERSIGN_REVIEW_IDENTITY_HEADER and COUNTERSIGN_REVIEW_TRUSTED_PROXIES go together: the header is believed only from those addresses.');
+  }
+  if (env.COUNTERSIGN_REDIS_URL !== undefined && !/^rediss?:\/\//.test(env.COUNTERSIGN_REDIS_URL)) {
+    throw new ConfigError('COUNTERSIGN_REDIS_URL must start with redis:// or rediss:// (TLS).');
+  }
+  const optional = (name: keyof typeof SETTINGS, key: string) => (env[name] === undefined || env[name] === '' ? {} : { [key]: env[name] });
+  const approvals: ApprovalsConfig = {
+    redisPrefix: env.COUNTERSIGN_REDIS_PREFIX ?? 'countersign:',
+    reviewListen,
+    ...optional('COUNTERSIGN_REDIS_URL', 'redisUrl'),
+    ...optional('COUNTERSIGN_REVIEW_URL', 'reviewUrl'),
+    ...optional('COUNTERSIGN_WEBHOOK_URL', 'webhookUrl'),
+    ...optional('COUNTERSIGN_WEBHOOK_SECRET', 'webhookSecret'),
+    ...optional('COUNTERSIGN_SLACK_WEBHOOK_URL', 'slackWebhookUrl'),
+    ...optional('COUNTERSIGN_TEAMS_WEBHOOK_URL', 'teamsWebhookUrl'),
+    ...(identityHeader !== undefined && { trustedIdentity: { header: identityHeader, proxies: trustedProxies } }),
+  };
   const config: Config = {
     listen: parseListen(env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8080'),
     adminListen: parseListen(env.COUNTERSIGN_ADMIN_LISTEN ?? '127.0.0.1:9090', 'COUNTERSIGN_ADMIN_LISTEN'),
@@ -87,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stsRegion: env.COUNTERSIGN_STS_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
     maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
+    approvals,
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
   };
   return Object.freeze(config);

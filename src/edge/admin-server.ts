@@ -4,6 +4,8 @@ import type { PolicyStatus } from '../policy/store.js';
 export interface AdminDeps {
   readonly policyStatus: () => PolicyStatus;
   readonly caLoaded: () => boolean;
+  /** Present when Redis is configured: resolves when it answers, rejects with why not. */
+  readonly redisPing?: () => Promise<void>;
 }
 
 /**
@@ -22,10 +24,25 @@ export function createAdminServer(deps: AdminDeps): Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'use GET' });
     if (req.url === '/healthz') return send(200, { status: 'ok' });
     if (req.url === '/readyz') {
-      const policies = deps.policyStatus();
-      const ca = deps.caLoaded();
-      return send(ca ? 200 : 503, { status: ca ? 'ready' : 'not ready', checks: { policies: { ok: true, ...policies }, ca: { ok: ca } } });
+      void readiness(deps).then(({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks }));
+      return;
     }
     return send(404, { error: 'not found; try /healthz or /readyz' });
   });
+}
+
+async function readiness(deps: AdminDeps): Promise<{ ready: boolean; checks: Record<string, object> }> {
+  const ca = deps.caLoaded();
+  const checks: Record<string, object> = { policies: { ok: true, ...deps.policyStatus() }, ca: { ok: ca } };
+  let redisOk = true;
+  if (deps.redisPing !== undefined) {
+    try {
+      await deps.redisPing();
+      checks.redis = { ok: true };
+    } catch (error) {
+      redisOk = false;
+      checks.redis = { ok: false, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  return { ready: ca && redisOk, checks };
 }

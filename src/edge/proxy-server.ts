@@ -31,14 +31,14 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
 
   const intercepted = createServer((req, res) => {
     const host = connectHosts.get(req.socket);
-    void route(deps, req, res, 'intercept', host);
+    route(deps, req, res, 'intercept', host);
   });
   intercepted.on('clientError', (_error, socket) => socket.destroy());
 
   const server = createServer((req, res) => {
     const target = req.url ?? '';
-    if (target.startsWith('/')) void route(deps, req, res, 'endpoint', undefined);
-    else void routeAbsolute(deps, req, res, target);
+    if (target.startsWith('/')) route(deps, req, res, 'endpoint', undefined);
+    else routeAbsolute(deps, req, res, target);
   });
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -77,7 +77,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   return server;
 }
 
-async function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, mode: EntryMode, connectHost: string | undefined): Promise<void> {
+function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, mode: EntryMode, connectHost: string | undefined): void {
   const id = randomUUID();
   const authority = req.headers.host ?? '';
   const parsed = splitAuthority(authority);
@@ -87,7 +87,7 @@ async function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerRes
     sendAwsError(res, new CountersignError('MisroutedRequest', why), protocolOf(undefined, req.headers), id, req.method ?? 'GET');
     return;
   }
-  await dispatch(deps, res, {
+  dispatch(deps, res, {
     id,
     startedAt: process.hrtime.bigint(),
     mode,
@@ -103,7 +103,7 @@ async function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerRes
 }
 
 /** `GET http://host/path` through HTTP_PROXY: AWS hosts are brokered, others refused. */
-async function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, target: string): void {
   const id = randomUUID();
   const match = /^http:\/\/([^/?#]+)(.*)$/i.exec(target);
   const authority = match?.[1] ?? '';
@@ -114,7 +114,7 @@ async function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: S
     return;
   }
   const { rawPath, rawQuery } = splitTarget(match?.[2] === '' || match?.[2] === undefined ? '/' : match[2]);
-  await dispatch(deps, res, {
+  dispatch(deps, res, {
     id,
     startedAt: process.hrtime.bigint(),
     mode: 'absolute',
@@ -129,12 +129,11 @@ async function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: S
   });
 }
 
-async function dispatch(deps: ProxyServerDeps, res: ServerResponse, inbound: InboundRequest): Promise<void> {
-  try {
-    await handleAwsRequest(deps.pipeline, inbound, res);
-  } catch (error) {
+/** Runs the pipeline; called without an async wrapper, which would cost a promise per request. */
+function dispatch(deps: ProxyServerDeps, res: ServerResponse, inbound: InboundRequest): void {
+  handleAwsRequest(deps.pipeline, inbound, res).catch((error: unknown) => {
     // handleAwsRequest answers every refusal itself; reaching here means the response broke mid-stream.
     deps.pipeline.logger.warn({ requestId: inbound.id, error: error instanceof Error ? error.message : String(error) }, 'response aborted');
     res.destroy();
-  }
+  });
 }

@@ -11,9 +11,9 @@ const HOP_BY_HOP = new Set([
 /** Everything that authenticated the agent: none of it may reach AWS. */
 const AGENT_AUTH = new Set(['authorization', 'x-amz-security-token', 'x-amz-date']);
 
-function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>): Set<string> {
-  const value = headers.connection;
-  return new Set(typeof value === 'string' ? value.toLowerCase().split(',').map((t) => t.trim()) : []);
+/** The header names a Connection header lists (RFC 9110 section 7.6.1), lower-cased. */
+function connectionTokens(value: unknown): Set<string> | undefined {
+  return typeof value === 'string' ? new Set(value.toLowerCase().split(',').map((t) => t.trim())) : undefined;
 }
 
 /**
@@ -22,10 +22,11 @@ function connectionTokens(headers: IncomingHttpHeaders | Record<string, unknown>
  * with commas, as SigV4 canonicalisation expects.
  */
 export function forwardableRequestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const tokens = connectionTokens(headers);
+  const tokens = connectionTokens(headers.connection);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || AGENT_AUTH.has(name) || tokens.has(name) || name.startsWith('x-countersign-')) continue;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || AGENT_AUTH.has(name) || tokens?.has(name) === true || name.startsWith('x-countersign-')) continue;
     out[name] = Array.isArray(value) ? value.join(',') : value;
   }
   return out;
@@ -33,11 +34,50 @@ export function forwardableRequestHeaders(headers: IncomingHttpHeaders): Record<
 
 /** Response headers to pass back to the agent, less hop-by-hop ones. */
 export function forwardableResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const tokens = connectionTokens(headers);
+  const tokens = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || tokens.has(name)) continue;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || tokens?.has(name) === true) continue;
     out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * forwardableResponseHeaders for headers as undici reads them off the wire (names and values
+ * alternating, as bytes), returned in the same flat form `res.writeHead` takes, with
+ * `x-countersign-request-id` (countersign's own, replacing any the upstream sent) at the end.
+ * Names are lower-cased; repeated headers stay repeated, in their order.
+ */
+export function forwardableResponseHead(raw: readonly Buffer[], requestId: string): string[] {
+  const out: string[] = [];
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString('latin1');
+    if (name === 'connection') {
+      // Usually just `keep-alive`, a hop-by-hop header already, which needs no second pass.
+      for (const token of value.toLowerCase().split(',')) {
+        const named = token.trim();
+        if (!HOP_BY_HOP.has(named)) (tokens ??= new Set()).add(named);
+      }
+      continue;
+    }
+    if (HOP_BY_HOP.has(name) || name === 'x-countersign-request-id') continue;
+    out.push(name, value);
+  }
+  const kept = tokens === undefined ? out : withoutNames(out, tokens);
+  kept.push('x-countersign-request-id', requestId);
+  return kept;
+}
+
+/** A flat header list less the names in `names` (a Connection header may follow what it names). */
+function withoutNames(flat: readonly string[], names: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i] as string;
+    if (!names.has(name)) out.push(name, flat[i + 1] as string);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { CountersignError } from '../errors.js';
-import { parseAmzDate, signatureMatches, type SigV4Authorization, type SignableRequest } from '../aws/sigv4.js';
+import { parseAmzDate, type SigV4Authorization, type SignableRequest } from '../aws/sigv4.js';
+import { verifySignature } from '../aws/sigv4-verify.js';
 import type { AgentRegistry } from './registry.js';
 
 /** Who is calling, as proven by a verified SigV4 signature made with an agent key. */
@@ -26,13 +27,30 @@ export function resolveAgentKey(registry: AgentRegistry, auth: SigV4Authorizatio
   return { agent: found.agent, secret: registry.secretFor(auth.accessKeyId) };
 }
 
-/** Verifies the signature and the clock; returns the agent it proves. */
-export async function verifyAgent(
+/**
+ * Verifies the signature and the clock; returns the agent it proves. The work is synchronous
+ * (verifyAgentNow); this keeps the promise-returning form for callers that await it.
+ */
+export function verifyAgent(
   request: SignableRequest,
   auth: SigV4Authorization,
   key: { agent: string; secret: string },
   now: number = Date.now(),
 ): Promise<AgentIdentity> {
+  try {
+    return Promise.resolve(verifyAgentNow(request, auth, key, now));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/** verifyAgent without the promise, for the request path. Throws a CountersignError refusal. */
+export function verifyAgentNow(
+  request: SignableRequest,
+  auth: SigV4Authorization,
+  key: { agent: string; secret: string },
+  now: number = Date.now(),
+): AgentIdentity {
   if (!auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-amz-date')) {
     throw new CountersignError('MalformedAuthorization', 'SignedHeaders must include host and x-amz-date.');
   }
@@ -47,7 +65,7 @@ export async function verifyAgent(
       `X-Amz-Date ${request.headers['x-amz-date']} is ${Math.round(skew / 60000)} minutes from countersign's clock (${new Date(now).toISOString()}).`,
     );
   }
-  if (!(await signatureMatches(request, auth, key.secret, signingDate))) {
+  if (!verifySignature(request, auth, key.secret, signingDate)) {
     throw new CountersignError('SignatureMismatch', `The signature of agent "${key.agent}" does not verify.`);
   }
   return { agent: key.agent, accessKeyId: auth.accessKeyId, service: auth.service, region: auth.region };

@@ -20,6 +20,8 @@ export interface CountersignProcess {
   port: number;
   /** http://127.0.0.1:PORT of the admin listener (/healthz, /readyz). */
   adminUrl: string;
+  /** http://127.0.0.1:PORT of the review listener. */
+  reviewUrl: string;
   dataDir: string;
   policyDir: string;
   caPath: string;
@@ -43,11 +45,13 @@ export interface StartOptions {
   /** Policy files to write into a fresh policy directory, or an existing directory to use. */
   policies: Record<string, string> | string;
   env?: Record<string, string>;
+  /** Share a data directory (CA, server key, agent registry) with another process, as replicas do. */
+  dataDir?: string;
 }
 
 export async function startCountersign(options: StartOptions): Promise<CountersignProcess> {
   const root = mkdtempSync(path.join(tmpdir(), 'countersign-test-'));
-  const dataDir = path.join(root, 'data');
+  const dataDir = options.dataDir ?? path.join(root, 'data');
   const policyDir = typeof options.policies === 'string' ? options.policies : path.join(root, 'policies');
   if (typeof options.policies !== 'string') {
     mkdirSync(policyDir);
@@ -58,6 +62,7 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
     HOME: process.env.HOME ?? root,
     COUNTERSIGN_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',
+    COUNTERSIGN_REVIEW_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_DATA_DIR: dataDir,
     COUNTERSIGN_POLICY_DIR: policyDir,
     COUNTERSIGN_LOG_LEVEL: 'debug',
@@ -94,6 +99,7 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
     proxyUrl: `http://127.0.0.1:${port}`,
     port,
     adminUrl: `http://127.0.0.1:${adminPort ?? '0'}`,
+    reviewUrl: `http://127.0.0.1:${/decide at: http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr)?.[1] ?? '0'}`,
     dataDir,
     policyDir,
     caPath: path.join(dataDir, 'ca.crt'),
@@ -111,7 +117,7 @@ function waitForListening(child: ChildProcess, stderr: () => string): Promise<nu
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`countersign did not start:\n${stderr()}`)), 15_000);
     const check = () => {
-      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*readiness/.exec(stderr());
+      const match = /listening on http:\/\/127\.0\.0\.1:(\d+)[\s\S]*decide at/.exec(stderr());
       if (match?.[1] !== undefined) {
         clearTimeout(timer);
         child.stderr?.off('data', check);

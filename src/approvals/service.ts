@@ -1,0 +1,180 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../audit/logger.js';
+import type { Classification } from '../aws/classify/index.js';
+import type { QueryParams } from '../aws/query-string.js';
+import { sha256Hex } from '../aws/sigv4.js';
+import { readBody } from '../edge/body.js';
+import { CountersignError } from '../errors.js';
+import type { Decision } from '../policy/evaluate.js';
+import type { DirectorySpec, ReviewerSpec } from '../policy/types.js';
+import { fingerprint } from './fingerprint.js';
+import { ApprovalGate } from './gate.js';
+import type { ReviewTokens } from './links.js';
+import { notifyAll, type Notifier } from './notify/index.js';
+import type { ApprovalRecord, ApprovalStore, Requirement } from './types.js';
+
+export interface HoldInput {
+  readonly requestId: string;
+  readonly agent: string;
+  readonly classification: Classification;
+  readonly decision: Decision;
+  readonly method: string;
+  readonly host: string;
+  readonly rawPath: string;
+  readonly query: QueryParams;
+  readonly headers: IncomingHttpHeaders;
+  /** The buffered body (JSON and query APIs), or the stream still to read (S3). */
+  readonly body: Buffer | undefined;
+  readonly stream: Readable;
+  readonly signal: AbortSignal;
+}
+
+export interface HoldOutcome {
+  readonly approvalId: string;
+  readonly approvers: readonly string[];
+  /** The body, when it had to be read to bind the approval to it. */
+  readonly body: Buffer | undefined;
+}
+
+export interface ApprovalServiceDeps {
+  readonly store: ApprovalStore;
+  readonly directory: () => DirectorySpec;
+  readonly tokens: ReviewTokens;
+  readonly notifiers: readonly Notifier[];
+  /** Base URL of the review listener as reviewers reach it (links in notifications). */
+  readonly reviewBaseUrl: () => string;
+  readonly maxBufferedBodyBytes: number;
+  readonly logger: Logger;
+}
+
+const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
+const PREVIEW_LIMIT = 4000;
+const AGENT_TEXT_LIMIT = 1000;
+
+/**
+ * A request a rule holds for human approval: bind it to an approval record (joining the one a
+ * retry already has), tell the reviewers, hold the agent's connection, and let it go only on a
+ * quorum of approvals. The agent can request; nothing here lets it decide.
+ */
+export class ApprovalService {
+  private readonly gate: ApprovalGate;
+
+  constructor(private readonly deps: ApprovalServiceDeps) {
+    this.gate = new ApprovalGate(deps.store, (record) => this.announce(record));
+  }
+
+  get held(): number {
+    return this.gate.held;
+  }
+
+  async hold(input: HoldInput): Promise<HoldOutcome> {
+    const directory = this.deps.directory();
+    const owners = directory.agents.find((a) => a.name === input.agent)?.owners ?? [];
+    const requirements = input.decision.approvals.map((a): Requirement => ({ rule: a.rule, quorum: a.spec.quorum, eligible: eligibleReviewers(a.spec, directory, owners) }));
+    const impossible = requirements.find((r) => r.eligible.length < r.quorum);
+    if (impossible !== undefined) {
+      throw new CountersignError(
+        'ApprovalUnavailable',
+        `Rule "${impossible.rule}" needs ${impossible.quorum} approval(s) from reviewers who do not own agent "${input.agent}", and only ${impossible.eligible.length} can give one. Request id ${input.requestId}.`,
+      );
+    }
+    const { bodySha256, body } = await this.bindBody(input);
+    const specs = input.decision.approvals.map((a) => a.spec);
+    const draft = {
+      fingerprint: fingerprint({ agent: input.agent, method: input.method, host: input.host, rawPath: input.rawPath, query: input.query, headers: input.headers, bodySha256 }),
+      context: {
+        agent: input.agent,
+        owners,
+        service: input.classification.service,
+        operation: input.classification.operation,
+        region: input.classification.region,
+        actions: input.decision.grants.map((g) => g.action),
+        resources: input.decision.grants.map((g) => g.resource),
+        rules: [...input.decision.rules],
+        reasons: input.decision.reasons.map((r) => r.code),
+        parametersPreview: truncate(JSON.stringify(input.classification.parameters, null, 2), PREVIEW_LIMIT),
+        method: input.method,
+        host: input.host,
+        path: input.rawPath,
+        ...agentText('agentReason', input.headers['x-countersign-reason']),
+        ...agentText('agentContext', input.headers['x-countersign-context']),
+      },
+      requirements,
+      pendingTimeoutMs: Math.min(...specs.map((s) => s.pendingTimeoutSeconds)) * 1000,
+      maxUses: Math.min(...specs.map((s) => s.maxUses)),
+    };
+    const holdMs = Math.min(...specs.map((s) => s.holdTimeoutSeconds)) * 1000;
+    const result = await this.gate.pass({ draft, holdMs, signal: input.signal });
+    const record = result.record;
+    switch (result.kind) {
+      case 'go':
+        this.deps.logger.info({ event: 'approval.consumed', approvalId: record.id, requestId: input.requestId, usesLeft: record.usesLeft }, 'approval used');
+        return { approvalId: record.id, approvers: record.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer), body };
+      case 'denied': {
+        const denial = record.reviews.find((r) => r.decision === 'deny');
+        const said = denial?.comment ? `: "${denial.comment}"` : '';
+        throw new CountersignError('ApprovalDenied', `Reviewer ${denial?.reviewer ?? '?'} denied this request${said}. Approval request ${record.id}.`);
+      }
+      case 'expired':
+        throw new CountersignError('ApprovalExpired', `Approval request ${record.id} expired before it was approved (or its approval ran out); send the request again to ask anew.`);
+      case 'pending': {
+        const retryAfter = Math.max(1, Math.min(60, Math.ceil((record.expiresAt - Date.now()) / 1000)));
+        throw new CountersignError(
+          'ApprovalPending',
+          `Approval request ${record.id} is waiting for ${describeNeeds(record)}. Retry the same request after it is approved, within ${Math.max(1, Math.ceil((record.expiresAt - Date.now()) / 60_000))} minute(s).`,
+          { 'retry-after': String(retryAfter), 'x-countersign-approval-id': record.id },
+        );
+      }
+    }
+  }
+
+  /** The body's hash for the fingerprint; an S3 body without a declared hash is read (bounded) to get it. */
+  private async bindBody(input: HoldInput): Promise<{ bodySha256: string; body: Buffer | undefined }> {
+    if (input.body !== undefined) return { bodySha256: sha256Hex(input.body), body: input.body };
+    const declared = input.headers['x-amz-content-sha256'];
+    if (typeof declared === 'string' && /^[0-9a-f]{64}$/.test(declared)) return { bodySha256: declared, body: undefined };
+    const hasBody = input.headers['transfer-encoding'] !== undefined || (input.headers['content-length'] ?? '0') !== '0';
+    if (!hasBody) return { bodySha256: EMPTY_SHA256, body: undefined };
+    const body = await readBody(input.stream as Parameters<typeof readBody>[0], this.deps.maxBufferedBodyBytes);
+    return { bodySha256: sha256Hex(body), body };
+  }
+
+  /** A new approval request: audit it and tell the reviewers (failures are audited, never lost). */
+  private announce(record: ApprovalRecord): void {
+    const reviewers = new Map(this.deps.directory().reviewers.map((r) => [r.id, r] as const));
+    const eligible = [...new Set(record.requirements.flatMap((r) => r.eligible))];
+    this.deps.logger.info(
+      { event: 'approval.requested', approvalId: record.id, agent: record.context.agent, actions: record.context.actions, resources: record.context.resources, rules: record.context.rules, eligible, expiresAt: new Date(record.expiresAt).toISOString() },
+      'approval requested',
+    );
+    const base = this.deps.reviewBaseUrl().replace(/\/$/, '');
+    const links = eligible
+      .map((id) => reviewers.get(id))
+      .filter((r): r is ReviewerSpec => r !== undefined)
+      .map((reviewer) => ({ reviewer, url: `${base}/approvals/${record.id}?t=${this.deps.tokens.linkToken(record.id, reviewer.id, record.expiresAt)}` }));
+    void notifyAll(this.deps.notifiers, { record, links, reviewPageBaseUrl: base }, (channel, error) => {
+      this.deps.logger.warn({ event: 'approval.notify_failed', approvalId: record.id, channel, reason: error.reason, status: error.status, attempts: error.attempts, error: error.message }, 'notification failed');
+    });
+  }
+}
+
+/** Listed reviewers and members of listed groups, less the agent's owners. */
+export function eligibleReviewers(spec: { reviewers: readonly string[]; groups: readonly string[] }, directory: DirectorySpec, owners: readonly string[]): string[] {
+  const ids = new Set(spec.reviewers);
+  for (const reviewer of directory.reviewers) if (reviewer.groups.some((g) => spec.groups.includes(g))) ids.add(reviewer.id);
+  return [...ids].filter((id) => !owners.includes(id)).sort();
+}
+
+function describeNeeds(record: ApprovalRecord): string {
+  return record.requirements.map((r) => `${r.quorum} approval(s) from ${r.eligible.join(', ')}`).join(' and ');
+}
+
+function agentText(key: 'agentReason' | 'agentContext', value: string | string[] | undefined): Record<string, string> {
+  const text = Array.isArray(value) ? value.join(', ') : value;
+  return text === undefined || text === '' ? {} : { [key]: truncate(text, AGENT_TEXT_LIMIT) };
+}
+
+function truncate(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit)}…`;
+}

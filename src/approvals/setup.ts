@@ -1,0 +1,41 @@
+import type { Server } from 'node:http';
+import type { Logger } from '../audit/logger.js';
+import type { ApprovalsConfig } from '../config/config.js';
+import type { PolicyStore } from '../policy/store.js';
+import { ReviewTokens } from './links.js';
+import { MemoryApprovalStore } from './memory-store.js';
+import { createNotifiers } from './notify/index.js';
+import { RedisApprovalStore } from './redis-store.js';
+import { createReviewServer } from './review-server.js';
+import { ApprovalService } from './service.js';
+import type { ApprovalStore } from './types.js';
+
+export interface Approvals {
+  readonly store: ApprovalStore;
+  readonly service: ApprovalService;
+  readonly reviewServer: Server;
+  /** Redis configured: readiness depends on reaching it. */
+  readonly shared: boolean;
+}
+
+/** The approval parts from config: the store (Redis when configured), notifiers, the gate service and the review listener. */
+export function createApprovals(config: ApprovalsConfig, serverKey: Buffer, policies: PolicyStore, maxBufferedBodyBytes: number, logger: Logger, reviewBaseUrl: () => string): Approvals {
+  const store: ApprovalStore = config.redisUrl === undefined ? new MemoryApprovalStore() : new RedisApprovalStore({ url: config.redisUrl, prefix: config.redisPrefix });
+  const tokens = ReviewTokens.fromServerKey(serverKey);
+  const directory = () => policies.get().directory;
+  const notifiers = createNotifiers({
+    ...(config.webhookUrl !== undefined && { webhookUrl: config.webhookUrl }),
+    ...(config.webhookSecret !== undefined && { webhookSecret: config.webhookSecret }),
+    ...(config.slackWebhookUrl !== undefined && { slackWebhookUrl: config.slackWebhookUrl }),
+    ...(config.teamsWebhookUrl !== undefined && { teamsWebhookUrl: config.teamsWebhookUrl }),
+  });
+  const service = new ApprovalService({ store, directory, tokens, notifiers, reviewBaseUrl, maxBufferedBodyBytes, logger });
+  const reviewServer = createReviewServer({
+    store,
+    tokens,
+    reviewers: () => new Map(directory().reviewers.map((r) => [r.id, r] as const)),
+    logger,
+    ...(config.trustedIdentity !== undefined && { trustedIdentity: config.trustedIdentity }),
+  });
+  return { store, service, reviewServer, shared: config.redisUrl !== undefined };
+}
