@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, SETTINGS } from '../config/config.js';
 import { PolicyLoadError } from '../policy/load.js';
 import { agentsCommand } from './agents.js';
 import { approvalsCommand } from './approvals.js';
+import { auditCommand } from './audit.js';
 import { reviewersCommand } from './reviewers.js';
 import { policyCommand } from './policy.js';
 import { serveCommand } from './serve.js';
@@ -16,6 +17,8 @@ const USAGE = `usage: countersign <command>
   approvals show|approve|deny ID [--comment TEXT]
   reviewers list                 reviewers declared in the policy directory
   reviewers token ID             print a reviewer's API token (for the approvals CLI and JSON API)
+  audit verify                   walk the audit log's hash chain and name the first broken link
+  audit export [filters]         records as JSONL or CSV (--since --until --agent --decision --event --format)
   policy check [DIR] [--strict]  validate the policy set and warn about risky or dead rules
   policy test [DIR]              run the policy tests in DIR/*.test.yaml
   policy explain --agent NAME REQUEST
@@ -42,6 +45,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return approvalsCommand(loadConfig(), rest, out);
     case 'reviewers':
       return reviewersCommand(loadConfig(), rest, out);
+    case 'audit':
+      return auditCommand(loadConfig(), rest, out);
     case undefined:
     case 'help':
     case '--help':

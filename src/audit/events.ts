@@ -1,0 +1,42 @@
+/**
+ * The audit event catalogue: stable names, each with the fields it carries (docs/audit.md lists
+ * them; a test keeps the two in step). Every record also has `seq`, `at` (ISO time), `prev` and
+ * `hash` from the chain, and `replica`.
+ */
+export const AUDIT_EVENTS = {
+  'request.decided': 'a request was identified, classified and decided: agent, service, operation, actions, resources, rules, reasons, decision',
+  'request.forwarded': 'an allowed (or approved) request went upstream: requestId, agent, actions, resources, stsSession, approvalId, approvers, upstreamStatus, durationsMs',
+  'request.failed': 'a request was refused or failed: requestId, agent (when known), errorCode, error, status',
+  'approval.requested': 'a request was held for approval: approvalId, agent, actions, resources, rules, eligible, expiresAt',
+  'approval.reviewed': 'a reviewer approved or denied: approvalId, reviewer, decision, comment, via, accepted, status',
+  'approval.consumed': 'an approval let a held request go: approvalId, requestId, usesLeft',
+  'approval.expired': 'an approval request expired undecided, or an approval ran out: approvalId',
+  'approval.notify_failed': 'a notification could not be delivered: approvalId, channel, reason, status, attempts',
+  'policy.loaded': 'a policy set took effect: trigger, hash, files, rules',
+  'policy.rejected': 'a policy reload was refused (the last good set stays): keptHash, error',
+  'agent.key_issued': 'an agent key appeared in the registry: agent, accessKeyId',
+  'agent.key_revoked': 'an agent key was revoked: agent, accessKeyId, revokedAt',
+} as const;
+
+export type AuditEventName = keyof typeof AUDIT_EVENTS;
+
+/** One event as emitted: its name and its fields (plain JSON, never a secret). */
+export interface AuditEvent {
+  readonly event: AuditEventName;
+  readonly [field: string]: unknown;
+}
+
+/** A stored record: the event plus its place in the hash chain. */
+export interface AuditRecord extends AuditEvent {
+  readonly seq: number;
+  readonly at: string;
+  readonly replica: string;
+  /** Hash of the record before (64 zeros for the first). */
+  readonly prev: string;
+  /** SHA-256 over the canonical JSON of every other field. */
+  readonly hash: string;
+}
+
+export function isAuditEventName(name: unknown): name is AuditEventName {
+  return typeof name === 'string' && Object.hasOwn(AUDIT_EVENTS, name);
+}
