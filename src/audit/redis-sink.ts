@@ -50,8 +50,8 @@ export class RedisAuditSink implements AuditSink {
       const last = records[records.length - 1];
       if (last === undefined) return [];
       const next = `${last.seq} ${last.hash}`;
-      const append = (this.redis as unknown as { countersignAuditAppend(...args: string[]): Promise<[number, string]> }).countersignAuditAppend;
-      const [ok, head] = await append.call(this.redis, this.stream, this.headKey, this.head, next, ...records.map((r) => JSON.stringify(r)));
+      const redis = this.redis as unknown as { countersignAuditAppend(this: void, ...args: string[]): Promise<[number, string]> };
+      const [ok, head] = await redis.countersignAuditAppend(this.stream, this.headKey, this.head, next, ...records.map((r) => JSON.stringify(r)));
       this.head = head;
       if (ok === 1) return records;
     }

@@ -79,7 +79,7 @@ async function exportRecords(sink: AuditSink, args: readonly string[], out: Out)
 /** RFC 4180 quoting; lists joined with spaces; a leading =+-@ is neutralised against spreadsheet formula injection. */
 function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
-  let text = Array.isArray(value) ? value.join(' ') : typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean);
+  let text = Array.isArray(value) ? value.join(' ') : typeof value === 'string' ? value : JSON.stringify(value);
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -54,7 +54,8 @@ describe('hash chain', () => {
     const target = forged[2] as unknown as Record<string, unknown>;
     target.agent = 'mallory';
     // Even a forger who recomputes this record's hash breaks the link from the next one.
-    const { hash: _hash, ...body } = target;
+    const body = { ...target };
+    delete body.hash;
     target.hash = chain([body as unknown as AuditEvent], String(target.prev), 2, 'replica-a')[0]?.hash;
     expect(verifyChain(forged).broken?.index).toBeGreaterThanOrEqual(2);
   });
