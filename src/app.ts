@@ -1,17 +1,25 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createApprovals } from './approvals/setup.js';
+import { AuditLog } from './audit/audit-log.js';
+import type { AuditEvent } from './audit/events.js';
+import { FileAuditSink } from './audit/file-sink.js';
 import { createLogger, type Logger } from './audit/logger.js';
+import { Metrics } from './audit/metrics.js';
+import { RedisAuditSink } from './audit/redis-sink.js';
 import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
-import { loadOrCreateCertificateAuthority } from './edge/ca-store.js';
-import { LeafCertificateCache } from './edge/leaf-cache.js';
 import { createAdminServer } from './edge/admin-server.js';
+import { loadOrCreateCertificateAuthority } from './edge/ca-store.js';
+import { InFlight } from './edge/in-flight.js';
+import { LeafCertificateCache } from './edge/leaf-cache.js';
 import { createProxyServer } from './edge/proxy-server.js';
 import { UpstreamClient } from './forward/upstream.js';
 import { AgentRegistry, loadOrCreateServerKey } from './identity/registry.js';
 import { PolicyStore } from './policy/store.js';
-import { createApprovals } from './approvals/setup.js';
 
 export interface RunningCountersign {
   readonly address: AddressInfo;
@@ -19,24 +27,40 @@ export interface RunningCountersign {
   readonly reviewAddress: AddressInfo;
   readonly caCertPath: string;
   readonly logger: Logger;
-  close(): Promise<void>;
+  /** Graceful stop: no new connections, held requests answered as pending, in-flight finished, audit flushed. */
+  close(graceMs?: number): Promise<void>;
 }
 
-/** Builds every part from a validated config and starts the proxy listener. */
+/** Builds every part from a validated config and starts the listeners. */
 export async function startCountersign(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningCountersign> {
-  const policies = new PolicyStore(config.policyDir, logger);
+  const replica = `${hostname()}:${process.pid}`;
+  const sink = config.approvals.redisUrl === undefined ? new FileAuditSink(join(config.dataDir, 'audit.jsonl')) : new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix);
+  const audit = new AuditLog(logger, sink, replica);
+  const emit = (event: AuditEvent) => audit.emit(event);
+  // Gauges read the parts below when scraped, by then all built.
+  const metrics = new Metrics({
+    heldRequests: () => approvals.service.held,
+    auditQueueDepth: () => audit.queueDepth,
+    auditHealthy: () => audit.healthy,
+    auditDropped: () => audit.droppedRecords,
+    leafCache: () => ({ size: leafCertificates.size, hits: leafCertificates.hits, misses: leafCertificates.misses }),
+  });
+  const policies = new PolicyStore(config.policyDir, logger, emit, (ok) => metrics.policyLoaded(ok));
   policies.watch();
   const { ca, certPath, created } = loadOrCreateCertificateAuthority(config.dataDir);
   if (created) logger.info({ event: 'ca.created', certPath }, 'generated a new countersign CA');
   const serverKey = loadOrCreateServerKey(config.dataDir);
-  const registry = new AgentRegistry(config.dataDir, serverKey);
-  const review = config.approvals.reviewListen;
+  const registry = new AgentRegistry(config.dataDir, serverKey, (change) =>
+    emit(change.kind === 'issued' ? { event: 'agent.key_issued', agent: change.agent, accessKeyId: change.accessKeyId } : { event: 'agent.key_revoked', agent: change.agent, accessKeyId: change.accessKeyId, revokedAt: change.revokedAt }),
+  );
   // Links default to where the review listener really listens (known once it does).
   let reviewBaseUrl = config.approvals.reviewUrl ?? '';
-  const approvals = createApprovals(config.approvals, serverKey, policies, config.maxBufferedBodyBytes, logger, () => reviewBaseUrl);
+  const approvals = createApprovals(config.approvals, { serverKey, policies, maxBufferedBodyBytes: config.maxBufferedBodyBytes, logger, audit, reviewBaseUrl: () => reviewBaseUrl });
   const upstream = new UpstreamClient(config.upstreamCaFile === undefined ? {} : { ca: readFileSync(config.upstreamCaFile, 'utf8') });
   const stsOverride = config.upstreamOverrides.get('sts') ?? config.upstreamOverrides.get('*');
   const minter = new CredentialMinter({ region: config.stsRegion, ...(stsOverride !== undefined && { endpoint: stsOverride.href }) });
+  const leafCertificates = new LeafCertificateCache(ca, { maxEntries: 1000 });
+  const inFlight = new InFlight();
 
   const server: Server = createProxyServer({
     pipeline: {
@@ -48,30 +72,40 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       logger,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       approvals: approvals.service,
+      audit: emit,
+      metrics,
     },
-    leafCertificates: new LeafCertificateCache(ca, { maxEntries: 1000 }),
+    leafCertificates,
+    inFlight,
   });
   const admin = createAdminServer({
     policyStatus: () => policies.status,
     caLoaded: () => ca.certDer.length > 0,
+    metrics: metrics.registry,
     ...(approvals.shared && { redisPing: () => approvals.store.ping() }),
   });
   const address = await listen(server, config.listen);
   const adminAddress = await listen(admin, config.adminListen);
-  const reviewAddress = await listen(approvals.reviewServer, review);
+  const reviewAddress = await listen(approvals.reviewServer, config.approvals.reviewListen);
   if (reviewBaseUrl === '') reviewBaseUrl = `http://${reviewAddress.address.includes(':') ? `[${reviewAddress.address}]` : reviewAddress.address}:${reviewAddress.port}`;
+
   return {
     address,
     adminAddress,
     reviewAddress,
     caCertPath: certPath,
     logger,
-    async close() {
-      await Promise.all([server, admin, approvals.reviewServer].map((s) => new Promise<void>((resolve) => {
-        s.close(() => resolve());
-        s.closeAllConnections();
-      })));
+    async close(graceMs = 25_000) {
+      const closed = [server, approvals.reviewServer].map(stopAccepting);
+      approvals.service.releaseAll();
+      await Promise.race([inFlight.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      server.closeAllConnections();
+      approvals.reviewServer.closeAllConnections();
+      await Promise.all(closed);
+      await stopAccepting(admin);
+      admin.closeAllConnections();
       policies.close();
+      await audit.close();
       await approvals.store.close();
       minter.destroy();
       await upstream.close();
@@ -83,5 +117,13 @@ function listen(server: Server, at: { host: string; port: number }): Promise<Add
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(at.port, at.host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+/** Stops accepting connections; idle keep-alive connections close now, busy ones when done. */
+function stopAccepting(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
 }

@@ -96,6 +96,11 @@ export const ERROR_CATALOGUE = {
     awsCode: 'ServiceUnavailable',
     hint: 'Requests that need human approval fail closed while the approval store (Redis) is unreachable; retry later, and check COUNTERSIGN_REDIS_URL.',
   },
+  AuditUnavailable: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: 'Requests that need approval fail closed while the durable audit log is unreachable; retry later, and check the audit sink (Redis or the data directory).',
+  },
   AssumeRoleFailed: {
     status: 403,
     awsCode: 'AccessDenied',

@@ -20,7 +20,7 @@ import { checkPayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
 import { parseQuery, type QueryParams } from './aws/query-string.js';
 import { parseAuthorization, signRequest, type SignableRequest } from './aws/sigv4.js';
-import { elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
+import { decidedEvent, elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
 import { sessionPolicy } from './broker/session-policy.js';
@@ -34,6 +34,7 @@ import { resolveAgentKey, verifyAgentNow, type AgentIdentity } from './identity/
 import type { AgentRegistry } from './identity/registry.js';
 import type { CompiledPolicySet } from './policy/compile.js';
 import { decide, type Decision } from './policy/evaluate.js';
+import type { AuditEmitter } from './audit/emitter.js';
 import type { ApprovalService } from './approvals/service.js';
 
 export interface PipelineDeps {
@@ -46,6 +47,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   readonly maxBufferedBodyBytes: number;
   readonly approvals: ApprovalService;
+  readonly audit: AuditEmitter;
+  readonly metrics: { observeRequest(audit: RequestAudit): void };
 }
 
 interface Verified {
@@ -57,7 +60,7 @@ interface Verified {
 
 export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundRequest, res: ServerResponse): Promise<void> {
   const audit: RequestAudit = {
-    event: 'request',
+    event: 'request.failed',
     requestId: inbound.id,
     mode: inbound.mode,
     method: inbound.method,
@@ -90,6 +93,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
       requestBytes: requestBytes(inbound),
     });
     recordDecision(audit, decision);
+    deps.audit(decidedEvent(audit));
     if (decision.effect === 'deny' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
     const approved = decision.effect === 'approve' ? await holdForApproval(deps, inbound, verified, classification, decision, audit, res) : verified;
     await forward(deps, inbound, approved, classification, decision, audit, res);
@@ -103,7 +107,9 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   } finally {
     audit.status = res.statusCode;
     audit.durationsMs.total = elapsedMs(inbound.startedAt);
-    deps.logger.info(audit, 'request');
+    audit.event = audit.upstreamStatus === undefined ? 'request.failed' : 'request.forwarded';
+    deps.audit(audit);
+    deps.metrics.observeRequest(audit);
   }
 }
 
@@ -154,9 +160,13 @@ async function forward(
   const stsStart = process.hrtime.bigint();
   const minted = await deps.minter.mint({
     roleArn: credentials.roleArn,
-    sessionPolicy: sessionPolicy(decision.grants),
+    sessionPolicy: sessionPolicy(decision.grants, credentials.sessionPolicyConditions),
     durationSeconds: credentials.sessionDurationSeconds,
     agent: verified.identity.agent,
+    requestId: inbound.id,
+    ...(audit.approvalId !== undefined && { approvalId: audit.approvalId }),
+    ...(audit.approvers !== undefined && { approvers: audit.approvers }),
+    ...(credentials.sessionTags !== undefined && { tags: credentials.sessionTags }),
   });
   audit.durationsMs.sts = elapsedMs(stsStart);
   audit.stsSession = minted.credentials.sessionName;

@@ -28,6 +28,7 @@ interface Waiter {
  */
 export class ApprovalGate {
   private readonly waiters = new Map<string, Set<(woken: boolean) => void>>();
+  private releasing = false;
 
   constructor(
     private readonly store: ApprovalStore,
@@ -45,8 +46,18 @@ export class ApprovalGate {
     return count;
   }
 
+  /**
+   * Shutdown: every held request is answered as still pending (its approval stays in the
+   * store, so a retry after the restart goes through once approved), and nothing new is held.
+   */
+  releaseAll(): void {
+    this.releasing = true;
+    for (const set of [...this.waiters.values()]) for (const finish of [...set]) finish(false);
+  }
+
   async pass(request: GateRequest): Promise<GateResult> {
     let record = await this.open(request.draft);
+    if (this.releasing) return { kind: 'pending', record };
     const deadline = this.now() + Math.max(0, Math.min(request.holdMs, record.expiresAt - this.now()));
     for (;;) {
       // An agent that hung up must not use up an approval it will never see.
@@ -61,7 +72,7 @@ export class ApprovalGate {
         record = settled.record;
         continue;
       }
-      if (!(await waiter.woken)) {
+      if (!(await waiter.woken) || this.releasing) {
         const latest = (await this.store.get(record.id, this.now())) ?? record;
         if (latest.status === 'pending') return { kind: 'pending', record: latest };
         record = latest;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
 import { readBody } from '../edge/body.js';
 import { isCountersignError } from '../errors.js';
@@ -21,6 +22,7 @@ export interface ReviewServerDeps {
   readonly reviewers: () => ReadonlyMap<string, ReviewerSpec>;
   readonly trustedIdentity?: TrustedIdentity;
   readonly logger: Logger;
+  readonly audit: AuditEmitter;
   readonly now?: () => number;
 }
 
@@ -147,10 +149,7 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
 
   async function review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, via: 'page' | 'api'): Promise<ReviewOutcome> {
     const outcome = await deps.store.review(id, reviewer, decision, comment.slice(0, 1000), now());
-    deps.logger.info(
-      { event: 'approval.reviewed', approvalId: id, reviewer, decision, via, accepted: outcome.ok, ...(outcome.ok ? { status: outcome.record.status } : { refusal: outcome.reason }) },
-      'review',
-    );
+    deps.audit({ event: 'approval.reviewed', approvalId: id, reviewer, decision, comment: comment.slice(0, 1000), via, accepted: outcome.ok, ...(outcome.ok ? { status: outcome.record.status } : { refusal: outcome.reason }) });
     return outcome;
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
 import type { Classification } from '../aws/classify/index.js';
 import type { QueryParams } from '../aws/query-string.js';
@@ -46,6 +47,9 @@ export interface ApprovalServiceDeps {
   readonly reviewBaseUrl: () => string;
   readonly maxBufferedBodyBytes: number;
   readonly logger: Logger;
+  readonly audit: AuditEmitter;
+  /** Whether the durable audit log takes records: nobody approves what cannot be recorded. */
+  readonly auditHealthy: () => boolean;
 }
 
 const EMPTY_SHA256 = sha256Hex(Buffer.alloc(0));
@@ -68,7 +72,15 @@ export class ApprovalService {
     return this.gate.held;
   }
 
+  /** Shutdown: answer every held request as pending, hold nothing new. */
+  releaseAll(): void {
+    this.gate.releaseAll();
+  }
+
   async hold(input: HoldInput): Promise<HoldOutcome> {
+    if (!this.deps.auditHealthy()) {
+      throw new CountersignError('AuditUnavailable', `Request ${input.requestId} needs approval, and the durable audit log is unreachable, so it cannot be recorded.`);
+    }
     const directory = this.deps.directory();
     const owners = directory.agents.find((a) => a.name === input.agent)?.owners ?? [];
     const requirements = input.decision.approvals.map((a): Requirement => ({ rule: a.rule, quorum: a.spec.quorum, eligible: eligibleReviewers(a.spec, directory, owners) }));
@@ -109,7 +121,7 @@ export class ApprovalService {
     const record = result.record;
     switch (result.kind) {
       case 'go':
-        this.deps.logger.info({ event: 'approval.consumed', approvalId: record.id, requestId: input.requestId, usesLeft: record.usesLeft }, 'approval used');
+        this.deps.audit({ event: 'approval.consumed', approvalId: record.id, requestId: input.requestId, usesLeft: record.usesLeft });
         return { approvalId: record.id, approvers: record.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer), body };
       case 'denied': {
         const denial = record.reviews.find((r) => r.decision === 'deny');
@@ -117,6 +129,7 @@ export class ApprovalService {
         throw new CountersignError('ApprovalDenied', `Reviewer ${denial?.reviewer ?? '?'} denied this request${said}. Approval request ${record.id}.`);
       }
       case 'expired':
+        this.deps.audit({ event: 'approval.expired', approvalId: record.id, requestId: input.requestId });
         throw new CountersignError('ApprovalExpired', `Approval request ${record.id} expired before it was approved (or its approval ran out); send the request again to ask anew.`);
       case 'pending': {
         const retryAfter = Math.max(1, Math.min(60, Math.ceil((record.expiresAt - Date.now()) / 1000)));
@@ -144,17 +157,23 @@ export class ApprovalService {
   private announce(record: ApprovalRecord): void {
     const reviewers = new Map(this.deps.directory().reviewers.map((r) => [r.id, r] as const));
     const eligible = [...new Set(record.requirements.flatMap((r) => r.eligible))];
-    this.deps.logger.info(
-      { event: 'approval.requested', approvalId: record.id, agent: record.context.agent, actions: record.context.actions, resources: record.context.resources, rules: record.context.rules, eligible, expiresAt: new Date(record.expiresAt).toISOString() },
-      'approval requested',
-    );
+    this.deps.audit({
+      event: 'approval.requested',
+      approvalId: record.id,
+      agent: record.context.agent,
+      actions: record.context.actions,
+      resources: record.context.resources,
+      rules: record.context.rules,
+      eligible,
+      expiresAt: new Date(record.expiresAt).toISOString(),
+    });
     const base = this.deps.reviewBaseUrl().replace(/\/$/, '');
     const links = eligible
       .map((id) => reviewers.get(id))
       .filter((r): r is ReviewerSpec => r !== undefined)
       .map((reviewer) => ({ reviewer, url: `${base}/approvals/${record.id}?t=${this.deps.tokens.linkToken(record.id, reviewer.id, record.expiresAt)}` }));
     void notifyAll(this.deps.notifiers, { record, links, reviewPageBaseUrl: base }, (channel, error) => {
-      this.deps.logger.warn({ event: 'approval.notify_failed', approvalId: record.id, channel, reason: error.reason, status: error.status, attempts: error.attempts, error: error.message }, 'notification failed');
+      this.deps.audit({ event: 'approval.notify_failed', approvalId: record.id, channel, reason: error.reason, status: error.status, attempts: error.attempts, error: error.message });
     });
   }
 }

@@ -1,4 +1,6 @@
 import type { Server } from 'node:http';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditEvent } from '../audit/events.js';
 import type { Logger } from '../audit/logger.js';
 import type { ApprovalsConfig } from '../config/config.js';
 import type { PolicyStore } from '../policy/store.js';
@@ -19,7 +21,18 @@ export interface Approvals {
 }
 
 /** The approval parts from config: the store (Redis when configured), notifiers, the gate service and the review listener. */
-export function createApprovals(config: ApprovalsConfig, serverKey: Buffer, policies: PolicyStore, maxBufferedBodyBytes: number, logger: Logger, reviewBaseUrl: () => string): Approvals {
+export interface ApprovalsContext {
+  readonly serverKey: Buffer;
+  readonly policies: PolicyStore;
+  readonly maxBufferedBodyBytes: number;
+  readonly logger: Logger;
+  readonly audit: AuditLog;
+  readonly reviewBaseUrl: () => string;
+}
+
+export function createApprovals(config: ApprovalsConfig, context: ApprovalsContext): Approvals {
+  const { serverKey, policies, maxBufferedBodyBytes, logger, audit, reviewBaseUrl } = context;
+  const emit = (event: AuditEvent) => audit.emit(event);
   const store: ApprovalStore = config.redisUrl === undefined ? new MemoryApprovalStore() : new RedisApprovalStore({ url: config.redisUrl, prefix: config.redisPrefix });
   const tokens = ReviewTokens.fromServerKey(serverKey);
   const directory = () => policies.get().directory;
@@ -29,12 +42,13 @@ export function createApprovals(config: ApprovalsConfig, serverKey: Buffer, poli
     ...(config.slackWebhookUrl !== undefined && { slackWebhookUrl: config.slackWebhookUrl }),
     ...(config.teamsWebhookUrl !== undefined && { teamsWebhookUrl: config.teamsWebhookUrl }),
   });
-  const service = new ApprovalService({ store, directory, tokens, notifiers, reviewBaseUrl, maxBufferedBodyBytes, logger });
+  const service = new ApprovalService({ store, directory, tokens, notifiers, reviewBaseUrl, maxBufferedBodyBytes, logger, audit: emit, auditHealthy: () => audit.healthy });
   const reviewServer = createReviewServer({
     store,
     tokens,
     reviewers: () => new Map(directory().reviewers.map((r) => [r.id, r] as const)),
     logger,
+    audit: emit,
     ...(config.trustedIdentity !== undefined && { trustedIdentity: config.trustedIdentity }),
   });
   return { store, service, reviewServer, shared: config.redisUrl !== undefined };

@@ -17,6 +17,16 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(canonicalJson(record)).digest('hex');
 }
 
+/** The chain's own fields; an event field of the same name is kept under `event.<name>` instead. */
+const CHAIN_FIELDS = ['seq', 'at', 'replica', 'prev', 'hash'];
+
+function withoutChainFields(event: AuditEvent): AuditEvent {
+  if (!CHAIN_FIELDS.some((f) => Object.hasOwn(event, f))) return event;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) out[CHAIN_FIELDS.includes(key) ? `event.${key}` : key] = value;
+  return out as AuditEvent;
+}
+
 /** Links events onto a chain that ends at (prev, seq). */
 export function chain(events: readonly AuditEvent[], prev: string, seq: number, replica: string, now: () => Date = () => new Date()): AuditRecord[] {
   const records: AuditRecord[] = [];
@@ -24,7 +34,7 @@ export function chain(events: readonly AuditEvent[], prev: string, seq: number, 
   let next = seq;
   for (const event of events) {
     next += 1;
-    const body = { ...event, seq: next, at: now().toISOString(), replica, prev: last };
+    const body = { ...withoutChainFields(event), seq: next, at: now().toISOString(), replica, prev: last };
     const hash = hashRecord(body);
     records.push({ ...body, hash });
     last = hash;

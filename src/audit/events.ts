@@ -12,8 +12,8 @@ export const AUDIT_EVENTS = {
   'approval.consumed': 'an approval let a held request go: approvalId, requestId, usesLeft',
   'approval.expired': 'an approval request expired undecided, or an approval ran out: approvalId',
   'approval.notify_failed': 'a notification could not be delivered: approvalId, channel, reason, status, attempts',
-  'policy.loaded': 'a policy set took effect: trigger, hash, files, rules',
-  'policy.rejected': 'a policy reload was refused (the last good set stays): keptHash, error',
+  'policy.loaded': 'a policy set took effect: trigger, policyHash, files, rules',
+  'policy.rejected': 'a policy reload was refused (the last good set stays): keptPolicyHash, error',
   'agent.key_issued': 'an agent key appeared in the registry: agent, accessKeyId',
   'agent.key_revoked': 'an agent key was revoked: agent, accessKeyId, revokedAt',
 } as const;

@@ -7,7 +7,9 @@ import type { EntryMode } from '../forward/target.js';
  * from named fields only (no headers, no credentials), as the record of invariant 6.
  */
 export interface RequestAudit {
-  event: 'request';
+  /** request.forwarded when AWS answered, request.failed otherwise (set when the request ends). */
+  event: 'request.forwarded' | 'request.failed';
+  [field: string]: unknown;
   requestId: string;
   mode: EntryMode;
   method: string;
@@ -48,6 +50,22 @@ export function recordDecision(audit: RequestAudit, decision: Decision): void {
   audit.rules = [...decision.rules];
   audit.reasons = decision.reasons.map((r) => r.code);
   if (decision.grants.length > 0) audit.resources = decision.grants.map((g) => g.resource);
+}
+
+/** The request.decided event: who asked what, and the decision, before any outcome. */
+export function decidedEvent(audit: RequestAudit) {
+  return {
+    event: 'request.decided' as const,
+    requestId: audit.requestId,
+    agent: audit.agent,
+    service: audit.service,
+    operation: audit.operation,
+    actions: audit.actions,
+    resources: audit.resources,
+    decision: audit.decision,
+    rules: audit.rules,
+    reasons: audit.reasons,
+  };
 }
 
 /** Milliseconds since `start` (from process.hrtime.bigint()), to 0.01 ms. */

@@ -15,6 +15,13 @@ export interface MintRequest {
   readonly sessionPolicy: string;
   readonly durationSeconds: number;
   readonly agent: string;
+  /** The request that mints: it names the session, so CloudTrail leads back to the audit record. */
+  readonly requestId: string;
+  /** For approved calls: the approval and who approved (session tags; never shared with other calls). */
+  readonly approvalId?: string;
+  readonly approvers?: readonly string[];
+  /** Extra session tags from the rule. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface MintResult {
@@ -54,7 +61,8 @@ export class CredentialMinter {
   }
 
   async mint(request: MintRequest): Promise<MintResult> {
-    const key = `${request.roleArn}\n${request.durationSeconds}\n${request.sessionPolicy}`;
+    // An approval's credentials are its own: the approval id keeps them out of anyone else's reuse.
+    const key = `${request.roleArn}\n${request.durationSeconds}\n${request.approvalId ?? ''}\n${JSON.stringify(request.tags ?? {})}\n${request.sessionPolicy}`;
     const existing = this.cache.get(key);
     if (existing !== undefined) {
       const credentials = await existing;
@@ -84,7 +92,7 @@ export class CredentialMinter {
   }
 
   private async assumeRole(request: MintRequest): Promise<MintedCredentials> {
-    const sessionName = roleSessionName(request.agent);
+    const sessionName = roleSessionName(request.agent, request.requestId);
     try {
       const out = await this.sts.send(
         new AssumeRoleCommand({
@@ -92,6 +100,10 @@ export class CredentialMinter {
           RoleSessionName: sessionName,
           Policy: request.sessionPolicy,
           DurationSeconds: request.durationSeconds,
+          // CloudTrail correlation (docs/audit.md): the agent stays on the session and any role
+          // chained from it; the tags carry agent, request and approvers.
+          SourceIdentity: request.agent,
+          Tags: sessionTags(request),
         }),
       );
       const c = out.Credentials;
@@ -116,7 +128,20 @@ export class CredentialMinter {
   }
 }
 
-/** `cs.<agent>.<random>`: RoleSessionName allows [\w+=,.@-]{2,64}; CloudTrail shows it. */
-export function roleSessionName(agent: string): string {
-  return `cs.${agent.slice(0, 40)}.${randomBytes(6).toString('hex')}`;
+/** `cs.<agent>.<request id>`: RoleSessionName allows [\w+=,.@-]{2,64}; CloudTrail shows it. */
+export function roleSessionName(agent: string, requestId: string): string {
+  const id = /^[\w-]{1,40}$/.test(requestId) ? requestId : randomBytes(8).toString('hex');
+  return `cs.${agent.slice(0, 62 - 4 - id.length)}.${id}`;
+}
+
+/** Session tag values allow letters, digits, spaces and _ . : / = + - @ (at most 256 characters). */
+function tagValue(value: string): string {
+  return value.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, '_').slice(0, 256);
+}
+
+export function sessionTags(request: MintRequest): Array<{ Key: string; Value: string }> {
+  const tags: Record<string, string> = { ...request.tags, 'countersign:agent': request.agent, 'countersign:request': request.requestId };
+  if (request.approvalId !== undefined) tags['countersign:approval'] = request.approvalId;
+  if (request.approvers !== undefined && request.approvers.length > 0) tags['countersign:approvers'] = request.approvers.join('+');
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value: tagValue(Value) }));
 }

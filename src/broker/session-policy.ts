@@ -1,5 +1,6 @@
 import { literalPolicyResource } from '../aws/arn.js';
 import type { Grant } from '../policy/evaluate.js';
+import type { CredentialsSpec } from '../policy/types.js';
 
 /**
  * The inline session policy passed to AssumeRole: one statement per decided (action,
@@ -7,14 +8,15 @@ import type { Grant } from '../policy/evaluate.js';
  * would also grant A1 on R2. Literal `*`, `?`, `$` in resources are escaped so a key that
  * contains them cannot widen the grant.
  */
-export function sessionPolicy(grants: readonly Grant[]): string {
+export function sessionPolicy(grants: readonly Grant[], conditions?: CredentialsSpec['sessionPolicyConditions']): string {
   const seen = new Set<string>();
   const statements: object[] = [];
   for (const grant of grants) {
     const key = `${grant.action}\n${grant.resource}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    statements.push({ Effect: 'Allow', Action: grant.action, Resource: literalPolicyResource(grant.resource) });
+    // A rule's extra conditions (credentials.sessionPolicyConditions) narrow every statement.
+    statements.push({ Effect: 'Allow', Action: grant.action, Resource: literalPolicyResource(grant.resource), ...(conditions !== undefined && { Condition: conditions }) });
   }
   return JSON.stringify({ Version: '2012-10-17', Statement: statements });
 }

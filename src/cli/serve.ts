@@ -26,8 +26,10 @@ export async function serveCommand(config: Config): Promise<void> {
   const stop = (signal: string) => {
     if (closing) return;
     closing = true;
-    running.logger.info({ event: 'shutdown', signal }, 'shutting down');
-    void running.close().then(() => process.exit(0));
+    running.logger.info({ event: 'shutdown', signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+    // Past the grace period (and a little for the audit flush), leave anyway.
+    setTimeout(() => process.exit(1), config.shutdownGraceMs + 5_000).unref();
+    void running.close(config.shutdownGraceMs).then(() => process.exit(0));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -14,6 +14,8 @@ export interface Config {
   readonly logLevel: string;
   readonly maxBufferedBodyBytes: number;
   readonly approvals: ApprovalsConfig;
+  /** SIGTERM: how long in-flight requests get to finish. */
+  readonly shutdownGraceMs: number;
 }
 
 export interface ApprovalsConfig {
@@ -55,6 +57,7 @@ export const SETTINGS = {
   COUNTERSIGN_WEBHOOK_SECRET: 'HMAC secret that signs generic webhook notices',
   COUNTERSIGN_SLACK_WEBHOOK_URL: 'Slack incoming webhook for approval requests (a secret)',
   COUNTERSIGN_TEAMS_WEBHOOK_URL: 'Microsoft Teams Workflows webhook for approval requests (a secret)',
+  COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: 'on SIGTERM, how long in-flight requests may take to finish (default 25)',
   COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
 
@@ -135,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
     maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
     approvals,
+    shutdownGraceMs: positiveInteger('COUNTERSIGN_SHUTDOWN_GRACE_SECONDS', env.COUNTERSIGN_SHUTDOWN_GRACE_SECONDS, 25) * 1000,
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
   };
   return Object.freeze(config);

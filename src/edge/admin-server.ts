@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { PolicyStatus } from '../policy/store.js';
 
 export interface AdminDeps {
@@ -6,6 +7,8 @@ export interface AdminDeps {
   readonly caLoaded: () => boolean;
   /** Present when Redis is configured: resolves when it answers, rejects with why not. */
   readonly redisPing?: () => Promise<void>;
+  /** Prometheus registry served at /metrics. */
+  readonly metrics?: Registry;
 }
 
 /**
@@ -23,6 +26,14 @@ export function createAdminServer(deps: AdminDeps): Server {
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'use GET' });
     if (req.url === '/healthz') return send(200, { status: 'ok' });
+    if (req.url === '/metrics' && deps.metrics !== undefined) {
+      const registry = deps.metrics;
+      void registry.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      });
+      return;
+    }
     if (req.url === '/readyz') {
       void readiness(deps).then(({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks }));
       return;

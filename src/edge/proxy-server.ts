@@ -10,9 +10,12 @@ import type { EntryMode } from '../forward/target.js';
 import { handleAwsRequest, type PipelineDeps } from '../pipeline.js';
 import { openTunnel, planConnect, refuseConnect } from './connect.js';
 import { splitTarget, type InboundRequest } from './inbound.js';
+import type { InFlight } from './in-flight.js';
 import type { LeafCertificateCache } from './leaf-cache.js';
 
 export interface ProxyServerDeps {
+  /** Requests in progress (graceful shutdown waits for them). */
+  readonly inFlight: InFlight;
   readonly pipeline: PipelineDeps;
   readonly leafCertificates: LeafCertificateCache;
 }
@@ -131,9 +134,12 @@ function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
 
 /** Runs the pipeline; called without an async wrapper, which would cost a promise per request. */
 function dispatch(deps: ProxyServerDeps, res: ServerResponse, inbound: InboundRequest): void {
-  handleAwsRequest(deps.pipeline, inbound, res).catch((error: unknown) => {
-    // handleAwsRequest answers every refusal itself; reaching here means the response broke mid-stream.
-    deps.pipeline.logger.warn({ requestId: inbound.id, error: error instanceof Error ? error.message : String(error) }, 'response aborted');
-    res.destroy();
-  });
+  deps.inFlight.enter();
+  handleAwsRequest(deps.pipeline, inbound, res)
+    .catch((error: unknown) => {
+      // handleAwsRequest answers every refusal itself; reaching here means the response broke mid-stream.
+      deps.pipeline.logger.warn({ requestId: inbound.id, error: error instanceof Error ? error.message : String(error) }, 'response aborted');
+      res.destroy();
+    })
+    .finally(() => deps.inFlight.leave());
 }

@@ -60,13 +60,6 @@ export class UpstreamClient {
 }
 
 /**
- * A response whose declared length is at most this is held until complete and written with its
- * headers in one `res.end`: one write (one TLS record) to the client instead of two or three.
- * Larger, chunked or streaming answers (S3 Select's event stream) go through as they arrive.
- */
-const COALESCE_MAX_BYTES = 64 * 1024;
-
-/**
  * undici's dispatch handler (its core callback interface, the one its own `stream` API is built
  * on) writing straight into the ServerResponse: no intermediate stream, AbortSignal or
  * async-resource bookkeeping per request.
@@ -76,7 +69,6 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private started = false;
   private headError: unknown;
-  private held: Buffer[] | undefined;
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
@@ -109,23 +101,21 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       throw error;
     }
     this.started = true;
-    if (contentLength(rawHeaders) <= COALESCE_MAX_BYTES) this.held = [];
-    else this.res.on('drain', resume);
+    this.res.on('drain', resume);
     return true;
   }
 
+  /**
+   * Back-pressure: false pauses undici's reads until `res` drains. (A small answer still leaves
+   * in one write: node corks the socket on the first write and uncorks on the next tick, by
+   * when undici has delivered the whole answer.)
+   */
   onData(chunk: Buffer): boolean {
-    if (this.held !== undefined) {
-      this.held.push(chunk);
-      return true;
-    }
     return this.res.write(chunk);
   }
 
   onComplete(): void {
-    const held = this.held;
-    if (held === undefined || held.length === 0) this.res.end();
-    else this.res.end(held.length === 1 ? held[0] : Buffer.concat(held));
+    this.res.end();
     this.res.off('close', this.onClientClose);
     this.resolve();
   }
@@ -143,13 +133,4 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     }
     this.reject(new CountersignError('UpstreamUnavailable', `Forwarding to ${this.origin} failed: ${error.message}.`));
   }
-}
-
-/** The Content-Length the upstream declared, or NaN (chunked, or none). */
-function contentLength(rawHeaders: readonly Buffer[]): number {
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i];
-    if (name !== undefined && name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return Number(rawHeaders[i + 1]?.toString('latin1'));
-  }
-  return NaN;
 }

@@ -20,6 +20,10 @@ export interface AgentKeyLookup {
   readonly key: AgentKeyRecord;
 }
 
+export type KeyChange =
+  | { readonly kind: 'issued'; readonly agent: string; readonly accessKeyId: string }
+  | { readonly kind: 'revoked'; readonly agent: string; readonly accessKeyId: string; readonly revokedAt: string };
+
 export interface IssuedAgentKey {
   readonly agent: string;
   readonly accessKeyId: string;
@@ -62,14 +66,18 @@ export class AgentRegistry {
   private loadedVersion = '';
   /** Derived secrets by key id: one HMAC per key, not per request. */
   private readonly secrets = new Map<string, string>();
+  private watching = false;
   private checkedAt = 0;
 
   constructor(
     private readonly dataDir: string,
     private readonly serverKey: Buffer,
+    /** Told of keys issued or revoked since the last look (for the audit log). */
+    private readonly onChange: (change: KeyChange) => void = () => undefined,
   ) {
     this.path = join(dataDir, REGISTRY_FILE);
     this.reload();
+    this.watching = true;
   }
 
   lookup(accessKeyId: string): AgentKeyLookup | undefined {
@@ -148,7 +156,13 @@ export class AgentRegistry {
   private apply(state: RegistryFile, version: string): void {
     const byKeyId = new Map<string, AgentKeyLookup>();
     for (const [agent, { keys }] of Object.entries(state.agents)) {
-      for (const key of keys) byKeyId.set(key.accessKeyId, { agent, key });
+      for (const key of keys) {
+        byKeyId.set(key.accessKeyId, { agent, key });
+        const before = this.byKeyId.get(key.accessKeyId);
+        if (!this.watching) continue;
+        if (before === undefined) this.onChange({ kind: 'issued', agent, accessKeyId: key.accessKeyId });
+        if (key.revokedAt !== undefined && before?.key.revokedAt === undefined) this.onChange({ kind: 'revoked', agent, accessKeyId: key.accessKeyId, revokedAt: key.revokedAt });
+      }
     }
     this.state = state;
     this.byKeyId = byKeyId;

@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from 'node:fs';
+import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
 import { compilePolicySet, type CompiledPolicySet } from './compile.js';
 import { loadPolicyDir, PolicyLoadError } from './load.js';
@@ -29,6 +30,8 @@ export class PolicyStore {
   constructor(
     private readonly dir: string,
     private readonly logger: Logger,
+    private readonly audit: AuditEmitter = (event) => logger.info(event, event.event),
+    private readonly onLoad: (ok: boolean) => void = () => undefined,
   ) {
     this.current = compilePolicySet(loadPolicyDir(dir));
     this.state = this.describe();
@@ -68,7 +71,8 @@ export class PolicyStore {
     } catch (error) {
       const message = error instanceof PolicyLoadError || error instanceof Error ? error.message : String(error);
       this.state = { ...this.state, lastError: { at: new Date().toISOString(), message } };
-      this.logger.error({ event: 'policy.rejected', keptHash: this.current.hash, error: message }, 'policy reload rejected; the last good set stays in force');
+      this.audit({ event: 'policy.rejected', keptPolicyHash: this.current.hash, error: message });
+      this.onLoad(false);
       return false;
     }
   }
@@ -88,6 +92,7 @@ export class PolicyStore {
   }
 
   private logLoaded(trigger: 'start' | 'reload'): void {
-    this.logger.info({ event: 'policy.loaded', trigger, hash: this.state.hash, files: this.state.files, rules: this.state.rules }, 'policies loaded');
+    this.audit({ event: 'policy.loaded', trigger, policyHash: this.state.hash, files: this.state.files, rules: this.state.rules });
+    this.onLoad(true);
   }
 }

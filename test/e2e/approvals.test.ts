@@ -10,6 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
+import { registerSecret } from '../support/evidence.js';
+import { assumedRoles } from '../support/moto-state.js';
 import { seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
@@ -102,9 +104,13 @@ describe('human approval across two replicas', { timeout: 180_000 }, () => {
     b = await startCountersign({ policies: policyDir, dataDir, env });
     agent = a.issueAgent('exporter');
     for (const reviewer of ['olga', 'ann', 'bob']) tokens[reviewer] = /COUNTERSIGN_REVIEWER_TOKEN=(\S+)/.exec(a.cli(['reviewers', 'token', reviewer]))?.[1] ?? '';
+    registerSecret(...Object.values(tokens));
   });
 
   afterAll(async () => {
+    // Review link tokens and minted STS credentials, for the suite-wide secrets check.
+    registerSecret(...notices.flatMap((n) => n.reviewLinks.map((l) => new URL(l.url).searchParams.get('t') ?? undefined)));
+    if (moto !== undefined) registerSecret(...(await assumedRoles(moto.endpoint)).flatMap((r) => [r.secret_access_key, r.session_token]));
     await Promise.all([a?.stop(), b?.stop()]);
     receiver?.close();
     await Promise.all([moto?.stop(), redis?.stop()]);

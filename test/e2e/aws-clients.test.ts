@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
+import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { seedDynamoTable, seedS3, seedUntrustingRole, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
@@ -110,7 +111,10 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
       status: 200,
       mode: 'intercept',
     });
-    expect(String(record?.stsSession)).toMatch(/^cs\.reporter\.[0-9a-f]{12}$/);
+    // The session name carries the request that minted it (the CLI's HeadObject before the
+    // GetObject; the GetObject reuses the cached credentials), so CloudTrail leads back to it.
+    const minting = cs.requests().find((r) => r.stsSession === record?.stsSession && r.credentialsCached === false);
+    expect(record?.stsSession).toBe(`cs.reporter.${String(minting?.requestId)}`);
     expect(record?.durationsMs).toHaveProperty('total');
 
     const session = (await assumedRoles(moto.endpoint)).find((r) => r.session_name === record?.stsSession);
@@ -248,6 +252,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
       moto.admin.secretAccessKey,
       ...minted.flatMap((r) => [r.secret_access_key, r.session_token]),
     ];
+    registerSecret(...secrets); // for the suite-wide check (test/secrets)
     const logs = cs.stdout() + cs.stderr();
     for (const secret of secrets) expect(logs.includes(secret), 'a secret appeared in the logs').toBe(false);
     expect(logs).not.toMatch(/Signature=[0-9a-f]{64}/);

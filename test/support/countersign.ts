@@ -4,6 +4,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { keepLogs, registerSecret } from './evidence.js';
 import { repoRoot } from './python.js';
 
 export const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
@@ -28,7 +29,7 @@ export interface CountersignProcess {
   /** Everything written to stdout so far (JSON log lines). */
   stdout(): string;
   stderr(): string;
-  /** Parsed log records with `event: "request"`. */
+  /** Parsed final records of requests (`request.forwarded` and `request.failed`). */
   requests(): Array<Record<string, unknown>>;
   /**
    * Waits until `count` request records satisfy `predicate` (audit lines arrive through the
@@ -80,13 +81,14 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const port = await waitForListening(child, () => stderr);
   const cli = (args: string[]) => execFileSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8' });
+  registerSecret(env.AWS_SECRET_ACCESS_KEY, env.COUNTERSIGN_WEBHOOK_SECRET, env.COUNTERSIGN_WEBHOOK_URL, env.COUNTERSIGN_SLACK_WEBHOOK_URL, env.COUNTERSIGN_TEAMS_WEBHOOK_URL);
   const adminPort = /readiness: http:\/\/127\.0\.0\.1:(\d+)\/readyz/.exec(stderr)?.[1];
   const requests = () =>
     stdout
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-      .filter((record) => record.event === 'request');
+      .filter((record) => record.event === 'request.forwarded' || record.event === 'request.failed');
   const waitForRequests = async (predicate: (record: Record<string, unknown>) => boolean, count = 1) => {
     const deadline = Date.now() + 5_000;
     for (;;) {
@@ -108,8 +110,15 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
     requests,
     waitForRequests,
     cli,
-    issueAgent: (name) => JSON.parse(cli(['agents', 'issue', name, '--json'])) as AgentKey,
-    stop: () => stopChild(child),
+    issueAgent: (name) => {
+      const key = JSON.parse(cli(['agents', 'issue', name, '--json'])) as AgentKey;
+      registerSecret(key.secretAccessKey);
+      return key;
+    },
+    stop: async () => {
+      await stopChild(child);
+      keepLogs('countersign', stdout + stderr, path.join(dataDir, 'audit.jsonl'));
+    },
   };
 }
 
