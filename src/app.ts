@@ -10,6 +10,7 @@ import { FileAuditSink } from './audit/file-sink.js';
 import { createLogger, type Logger } from './audit/logger.js';
 import { Metrics } from './audit/metrics.js';
 import { RedisAuditSink } from './audit/redis-sink.js';
+import type { AuditSink } from './audit/sink.js';
 import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
 import { createAdminServer } from './edge/admin-server.js';
@@ -34,7 +35,7 @@ export interface RunningCountersign {
 /** Builds every part from a validated config and starts the listeners. */
 export async function startCountersign(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningCountersign> {
   const replica = `${hostname()}:${process.pid}`;
-  const sink = config.approvals.redisUrl === undefined ? new FileAuditSink(join(config.dataDir, 'audit.jsonl')) : new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix);
+  const sink = auditSink(config);
   const audit = new AuditLog(logger, sink, replica);
   const emit = (event: AuditEvent) => audit.emit(event);
   // Gauges read the parts below when scraped, by then all built.
@@ -111,6 +112,12 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       await upstream.close();
     },
   };
+}
+
+function auditSink(config: Config): AuditSink | undefined {
+  if (config.auditSink === 'stdout') return undefined;
+  if (config.auditSink === 'redis' && config.approvals.redisUrl !== undefined) return new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix);
+  return new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<AddressInfo> {

@@ -16,7 +16,7 @@ const USAGE = `usage:
   reads the Redis stream when COUNTERSIGN_REDIS_URL is set, else DATA_DIR/audit.jsonl`;
 
 export function openAuditSink(config: Config): AuditSink {
-  return config.approvals.redisUrl === undefined ? new FileAuditSink(join(config.dataDir, 'audit.jsonl')) : new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix);
+  return config.auditSink === 'redis' && config.approvals.redisUrl !== undefined ? new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix) : new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
 }
 
 const CSV_COLUMNS = ['seq', 'at', 'event', 'requestId', 'agent', 'service', 'operation', 'actions', 'resources', 'decision', 'rules', 'reasons', 'approvalId', 'approvers', 'reviewer', 'stsSession', 'upstreamStatus', 'status', 'errorCode', 'hash'];

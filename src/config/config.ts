@@ -16,6 +16,8 @@ export interface Config {
   readonly approvals: ApprovalsConfig;
   /** SIGTERM: how long in-flight requests get to finish. */
   readonly shutdownGraceMs: number;
+  /** The durable audit log: the Redis stream, the data directory's JSONL file, or none (stdout only). */
+  readonly auditSink: 'redis' | 'file' | 'stdout';
 }
 
 export interface ApprovalsConfig {
@@ -57,6 +59,7 @@ export const SETTINGS = {
   COUNTERSIGN_WEBHOOK_SECRET: 'HMAC secret that signs generic webhook notices',
   COUNTERSIGN_SLACK_WEBHOOK_URL: 'Slack incoming webhook for approval requests (a secret)',
   COUNTERSIGN_TEAMS_WEBHOOK_URL: 'Microsoft Teams Workflows webhook for approval requests (a secret)',
+  COUNTERSIGN_AUDIT_SINK: 'durable audit log: auto (redis with COUNTERSIGN_REDIS_URL, else file), redis, file, or stdout (no durable log)',
   COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: 'on SIGTERM, how long in-flight requests may take to finish (default 25)',
   COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
@@ -101,6 +104,13 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   return n;
 }
 
+function auditSinkOf(value: string, hasRedis: boolean): Config['auditSink'] {
+  if (value === 'auto') return hasRedis ? 'redis' : 'file';
+  if (value === 'redis' && !hasRedis) throw new ConfigError('COUNTERSIGN_AUDIT_SINK=redis needs COUNTERSIGN_REDIS_URL.');
+  if (value === 'redis' || value === 'file' || value === 'stdout') return value;
+  throw new ConfigError(`COUNTERSIGN_AUDIT_SINK="${value}": expected auto, redis, file or stdout.`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const unknown = Object.keys(env).filter((k) => k.startsWith('COUNTERSIGN_') && !(k in SETTINGS));
   if (unknown.length > 0) {
@@ -138,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
     maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
     approvals,
+    auditSink: auditSinkOf(env.COUNTERSIGN_AUDIT_SINK ?? 'auto', approvals.redisUrl !== undefined),
     shutdownGraceMs: positiveInteger('COUNTERSIGN_SHUTDOWN_GRACE_SECONDS', env.COUNTERSIGN_SHUTDOWN_GRACE_SECONDS, 25) * 1000,
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
   };
