@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
-import { applyReview, isLive, refreshed, useOnce } from './transitions.js';
+import { applyReview, isLive, newRecord, refreshed, useOnce } from './transitions.js';
 
 /**
  * The single-node store: the same contract as the Redis store (the same contract tests run
@@ -20,17 +20,7 @@ export class MemoryApprovalStore implements ApprovalStore {
     const existingId = this.byFingerprint.get(draft.fingerprint);
     const existing = existingId === undefined ? undefined : this.current(existingId, now);
     if (existing !== undefined && isLive(existing, now)) return Promise.resolve({ record: existing, created: false });
-    const record: ApprovalRecord = {
-      id: randomUUID(),
-      fingerprint: draft.fingerprint,
-      status: 'pending',
-      context: draft.context,
-      requirements: draft.requirements,
-      reviews: [],
-      createdAt: now,
-      expiresAt: now + draft.pendingTimeoutMs,
-      usesLeft: draft.maxUses,
-    };
+    const record = newRecord(randomUUID(), draft, now);
     this.records.set(record.id, record);
     this.byFingerprint.set(draft.fingerprint, record.id);
     return Promise.resolve({ record, created: true });

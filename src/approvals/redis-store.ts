@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { CountersignError } from '../errors.js';
 import { CONSUME, FIND_OR_CREATE, REVIEW } from './redis-scripts.js';
-import { refreshed } from './transitions.js';
+import { newRecord, refreshed } from './transitions.js';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
 
 export interface RedisStoreOptions {
@@ -60,17 +60,7 @@ export class RedisApprovalStore implements ApprovalStore {
 
   async findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }> {
     const id = randomUUID();
-    const fields = toHash({
-      id,
-      fingerprint: draft.fingerprint,
-      status: 'pending',
-      context: draft.context,
-      requirements: draft.requirements,
-      reviews: [],
-      createdAt: now,
-      expiresAt: now + draft.pendingTimeoutMs,
-      usesLeft: draft.maxUses,
-    });
+    const fields = toHash(newRecord(id, draft, now));
     const [chosen, created] = (await this.run(this.scripts.findOrCreate, [this.fingerprintKey(draft.fingerprint), this.recordKey(id), this.indexKey()], [now, id, this.channel, this.recordKey(''), this.retentionMs, ...fields])) as [string, number];
     const record = await this.get(chosen, now);
     if (record === undefined) throw unavailable('the approval record vanished while it was being read');

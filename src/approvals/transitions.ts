@@ -1,4 +1,4 @@
-import type { ApprovalRecord, ConsumeOutcome, ReviewOutcome } from './types.js';
+import type { ApprovalDraft, ApprovalRecord, ConsumeOutcome, ReviewOutcome } from './types.js';
 
 /**
  * The approval state machine, as pure functions (the in-memory store uses them; the Redis
@@ -9,6 +9,21 @@ import type { ApprovalRecord, ConsumeOutcome, ReviewOutcome } from './types.js';
  *   pending ─(any deny)→ denied
  *   pending ─(pending timeout)→ expired;  approved ─(validity ends)→ expired
  */
+
+/** A new pending record for a draft. */
+export function newRecord(id: string, draft: ApprovalDraft, now: number): ApprovalRecord {
+  return {
+    id,
+    fingerprint: draft.fingerprint,
+    status: 'pending',
+    context: draft.context,
+    requirements: draft.requirements,
+    reviews: [],
+    createdAt: now,
+    expiresAt: now + draft.pendingTimeoutMs,
+    usesLeft: draft.maxUses,
+  };
+}
 
 /** Expiry applied as of `now`; returns the same object when nothing changed. */
 export function refreshed(record: ApprovalRecord, now: number): ApprovalRecord {
