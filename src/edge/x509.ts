@@ -109,7 +109,9 @@ export function loadCertificateAuthority(certPem: string, keyPem: string): Certi
   if (key.asymmetricKeyType !== 'ec') throw new Error(`the CA key must be an EC key, not ${key.asymmetricKeyType ?? 'unknown'}`);
   if (!cert.checkPrivateKey(key)) throw new Error('the CA key does not belong to the CA certificate');
   const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return { key, certPem, keyPem, certDer: cert.raw, subjectKeyId: subjectKeyIdentifier(spki) };
+  // Leaves name their issuer by its key identifier (authorityKeyIdentifier); a CA made elsewhere
+  // (Go, cert-manager) may derive its own differently (RFC 7093), so use the one it carries.
+  return { key, certPem, keyPem, certDer: cert.raw, subjectKeyId: subjectKeyIdOf(cert.raw) ?? subjectKeyIdentifier(spki) };
 }
 
 /**
@@ -221,6 +223,21 @@ function subjectKeyIdentifier(spki: Buffer): Buffer {
 }
 
 /** The subject Name bytes of a DER certificate. */
+/** The subjectKeyIdentifier extension's value (RFC 5280 4.2.1.2), if the certificate has one. */
+function subjectKeyIdOf(certDer: Buffer): Buffer | undefined {
+  const [tbs] = der.readChildren(der.readElement(certDer).contents);
+  const extensions = der.readChildren(tbs?.contents ?? Buffer.alloc(0)).find((field) => field.tag === 0xa3);
+  const list = extensions === undefined ? undefined : der.readChildren(extensions.contents)[0];
+  const skiOid = der.oid(OID.subjectKeyIdentifier);
+  for (const ext of list === undefined ? [] : der.readChildren(list.contents)) {
+    const parts = der.readChildren(ext.contents);
+    const value = parts[parts.length - 1];
+    // Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING (of a KeyIdentifier OCTET STRING) }
+    if (parts[0]?.encoded.equals(skiOid) === true && value !== undefined) return der.readElement(value.contents).contents;
+  }
+  return undefined;
+}
+
 function subjectNameOf(certDer: Buffer): Buffer {
   const [tbs] = der.readChildren(der.readElement(certDer).contents);
   if (tbs === undefined) throw new Error('certificate has no TBSCertificate');

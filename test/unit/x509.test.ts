@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -413,5 +413,26 @@ describe('loadOrCreateCertificateAuthority', () => {
     loadOrCreateCertificateAuthority(other);
     unlinkSync(join(other, 'ca.key'));
     expect(() => loadOrCreateCertificateAuthority(other)).toThrow(/ca\.key is missing/);
+  });
+});
+
+describe('a CA made elsewhere', () => {
+  it('keeps the key identifier the CA carries, so leaves chain to it (Go and cert-manager derive it differently)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cs-foreign-ca-'));
+    const ski = '0123456789abcdef0123456789abcdef01234567';
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=foreign CA',
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', `subjectKeyIdentifier=${ski}`, '-addext', 'authorityKeyIdentifier=keyid:always',
+        '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt')], { stdio: 'ignore' });
+    } catch {
+      console.warn('openssl not available; skipping the foreign-CA check');
+      return;
+    }
+    const ca = loadCertificateAuthority(readFileSync(join(dir, 'ca.crt'), 'utf8'), readFileSync(join(dir, 'ca.key'), 'utf8'));
+    expect(ca.subjectKeyId.toString('hex')).toBe(ski);
+    const leaf = issueLeafCertificate(ca, 'bucket.s3.amazonaws.com');
+    writeFileSync(join(dir, 'leaf.crt'), leaf.certPem);
+    const out = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', join(dir, 'ca.crt'), join(dir, 'leaf.crt')], { encoding: 'utf8' });
+    expect(out.trim()).toMatch(/: OK$/);
   });
 });
