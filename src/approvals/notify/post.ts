@@ -76,12 +76,18 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
 /** One attempt: the 2xx status on success, else what went wrong. */
 async function attemptPost(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number | AttemptFailure> {
   let response: Response;
+  // A timer cleared on completion, not AbortSignal.timeout: that one fires (and builds an
+  // error) even after the delivery finished, once per notice.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), timeoutMs);
   try {
-    response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: abort.signal });
   } catch (error) {
-    if (isTimeout(error)) return { reason: 'timeout', detail: `no response within ${timeoutMs} ms`, retry: true };
+    if (isTimeout(error) || abort.signal.aborted) return { reason: 'timeout', detail: `no response within ${timeoutMs} ms`, retry: true };
     const code = errorCode(error);
     return { reason: 'network', detail: code === undefined ? 'network error' : `network error ${code}`, retry: true };
+  } finally {
+    clearTimeout(timer);
   }
   try {
     await response.body?.cancel();
