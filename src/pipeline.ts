@@ -51,6 +51,21 @@ export interface PipelineDeps {
   readonly metrics: { observeRequest(audit: RequestAudit): void };
 }
 
+/** One request's state as it moves through the stages: where it came from, where its answer and record go. */
+interface RequestContext {
+  readonly deps: PipelineDeps;
+  readonly inbound: InboundRequest;
+  readonly audit: RequestAudit;
+  readonly res: ServerResponse;
+}
+
+/** A request once identified, classified and decided. */
+interface DecidedRequest {
+  readonly verified: Verified;
+  readonly classification: Classification;
+  readonly decision: Decision;
+}
+
 interface Verified {
   readonly identity: AgentIdentity;
   readonly classifier: ServiceClassifier;
@@ -95,8 +110,10 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
     recordDecision(audit, decision);
     deps.audit(decidedEvent(audit));
     if (decision.effect === 'deny' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
-    const approved = decision.effect === 'approve' ? await holdForApproval(deps, inbound, verified, classification, decision, audit, res) : verified;
-    await forward(deps, inbound, approved, classification, decision, audit, res);
+    const context = { deps, inbound, audit, res };
+    const decided = { verified, classification, decision };
+    const approved = decision.effect === 'approve' ? await holdForApproval(context, decided) : verified;
+    await forward(context, { ...decided, verified: approved });
   } catch (error) {
     const refusal = isCountersignError(error) ? error : internalError(deps.logger, inbound.id, error);
     audit.errorCode = refusal.code;
@@ -146,15 +163,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
 }
 
 /** mint, sign, forward, and stream the answer back. */
-async function forward(
-  deps: PipelineDeps,
-  inbound: InboundRequest,
-  verified: Verified,
-  classification: Classification,
-  decision: Decision,
-  audit: RequestAudit,
-  res: ServerResponse,
-): Promise<void> {
+async function forward({ deps, inbound, audit, res }: RequestContext, { verified, classification, decision }: DecidedRequest): Promise<void> {
   const credentials = decision.credentials;
   if (credentials === undefined) throw new CountersignError('InternalError', 'An allow decision carried no credentials.');
   const stsStart = process.hrtime.bigint();
@@ -229,15 +238,7 @@ function accessDenied(identity: AgentIdentity, decision: Decision, requestId: st
 }
 
 /** approve: held until reviewers decide; returns the request as it may go (with its body, when reading it bound the approval). */
-async function holdForApproval(
-  deps: PipelineDeps,
-  inbound: InboundRequest,
-  verified: Verified,
-  classification: Classification,
-  decision: Decision,
-  audit: RequestAudit,
-  res: ServerResponse,
-): Promise<Verified> {
+async function holdForApproval({ deps, inbound, audit, res }: RequestContext, { verified, classification, decision }: DecidedRequest): Promise<Verified> {
   const hangUp = new AbortController();
   const onClose = () => hangUp.abort();
   res.once('close', onClose);
