@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueLeafCertificate } from '../dist/edge/x509.js';
+import { startRedis } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -24,7 +25,7 @@ const SETTINGS = {
   durationMs: Number(env.BENCH_DURATION_MS ?? 5000),
   latencyMs: Number(env.BENCH_LATENCY_MS ?? 2000),
 };
-/** BENCH_ONLY=id,id runs only those scenarios (ids: direct-https, cs-https, cs-https-info, mitmdump, direct-http, http-proxy, cs-endpoint). */
+/** BENCH_ONLY=id,id runs only those scenarios (ids: direct-https, cs-https, cs-https-info, cs-https-audit-stdout, cs-https-audit-redis, mitmdump, direct-http, http-proxy, cs-endpoint). */
 const ONLY = env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const BENCH = path.join(repoRoot, 'bench');
@@ -192,7 +193,7 @@ function countersignEnv(dirs, moto, extra) {
 }
 
 /** `countersign serve`; `logsToDevNull` sends its stdout (the JSON logs) to /dev/null. */
-async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstreamCaFile, logsToDevNull = false }) {
+async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstreamCaFile, logsToDevNull = false, extraEnv = {} }) {
   // BENCH_CS_NODE_ARGS: extra node flags for `serve`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   // (node 20 refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (env.BENCH_CS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -204,6 +205,7 @@ async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstr
         COUNTERSIGN_LOG_LEVEL: logLevel,
         COUNTERSIGN_UPSTREAM_OVERRIDES: upstreamOverrides,
         COUNTERSIGN_UPSTREAM_CA_FILE: upstreamCaFile,
+        ...extraEnv,
       }),
     }),
   );
@@ -408,6 +410,9 @@ function printResults() {
   ratio('1. HTTPS_PROXY: throughput / direct HTTPS', cs && direct ? cs.throughput.rps / direct.throughput.rps : NaN, '>= 0.5x', (v) => v >= 0.5, 'x');
   ratio('2. HTTPS_PROXY: throughput / mitmdump', cs && mitm ? cs.throughput.rps / mitm.throughput.rps : NaN, '>= 8x', (v) => v >= 8, 'x');
   ratio('3. endpoint mode: throughput / http-proxy', endpoint && httpProxy ? endpoint.throughput.rps / httpProxy.throughput.rps : NaN, '>= 1.0x', (v) => v >= 1, 'x');
+  const auditStdout = get('cs-https-audit-stdout');
+  const auditRedis = get('cs-https-audit-redis');
+  ratio('4. audit to Redis stream: throughput / stdout only', auditStdout && auditRedis ? auditRedis.throughput.rps / auditStdout.throughput.rps : NaN, '>= 0.9x', (v) => v >= 0.9, 'x');
   console.log('');
   console.log(table(verdicts, ['budget', 'measured', 'target', 'verdict']));
 
@@ -484,6 +489,20 @@ async function main() {
       load: (cs) => ({ kind: 'proxy', proxyUrl: cs.url, url: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, caFile: cs.caFile, key: agent }),
       expectSessionTokens: true,
     });
+    // Audit cost: stdout only vs stdout plus the durable Redis stream (both at info, stdout to /dev/null).
+    const wantsAudit = ONLY === undefined || ONLY.some((id) => id.startsWith('cs-https-audit'));
+    const redis = wantsAudit ? await startRedis(PIN ? { cpu: CPU.load } : {}) : undefined;
+    for (const [id, label, extraEnv] of [
+      ['cs-https-audit-stdout', 'countersign HTTPS_PROXY, audit to stdout only', { COUNTERSIGN_AUDIT_SINK: 'stdout' }],
+      ['cs-https-audit-redis', 'countersign HTTPS_PROXY, audit to stdout + Redis stream', { COUNTERSIGN_REDIS_URL: redis?.url ?? '' }],
+    ]) {
+      await scenario(id, label, upstream, {
+        proxy: () => startCountersign(dirs, moto, { logLevel: 'info', logsToDevNull: true, extraEnv, ...csHttps }),
+        load: (cs) => ({ kind: 'proxy', proxyUrl: cs.url, url: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, caFile: cs.caFile, key: agent }),
+        expectSessionTokens: true,
+      });
+    }
+    await redis?.stop();
     await scenario('mitmdump', 'mitmdump HTTPS_PROXY', upstream, {
       proxy: () => startMitmdump(root, upstream.caFile),
       load: (mitm) => ({ kind: 'proxy', proxyUrl: mitm.url, url: `${httpsUpstream}${objectPath}`, caFile: mitm.caFile, key: DIRECT_KEY }),
