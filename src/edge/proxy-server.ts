@@ -90,19 +90,7 @@ function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse,
     sendAwsError(res, new CountersignError('MisroutedRequest', why), protocolOf(undefined, req.headers), id, req.method ?? 'GET');
     return;
   }
-  dispatch(deps, res, {
-    id,
-    startedAt: process.hrtime.bigint(),
-    mode,
-    scheme: mode === 'intercept' ? 'https' : 'http',
-    method: req.method ?? 'GET',
-    authority,
-    host: parsed.host,
-    rawPath,
-    rawQuery,
-    remoteAddress: req.socket.remoteAddress ?? '',
-    message: req,
-  });
+  dispatch(deps, res, inboundOf(req, id, mode, authority, parsed.host, rawPath, rawQuery));
 }
 
 /** `GET http://host/path` through HTTP_PROXY: AWS hosts are brokered, others refused. */
@@ -117,19 +105,23 @@ function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: ServerR
     return;
   }
   const { rawPath, rawQuery } = splitTarget(match?.[2] === '' || match?.[2] === undefined ? '/' : match[2]);
-  dispatch(deps, res, {
+  dispatch(deps, res, inboundOf(req, id, 'absolute', authority, parsed.host, rawPath, rawQuery));
+}
+
+function inboundOf(req: IncomingMessage, id: string, mode: EntryMode, authority: string, host: string, rawPath: string, rawQuery: string): InboundRequest {
+  return {
     id,
     startedAt: process.hrtime.bigint(),
-    mode: 'absolute',
-    scheme: 'http',
+    mode,
+    scheme: mode === 'intercept' ? 'https' : 'http',
     method: req.method ?? 'GET',
     authority,
-    host: parsed.host,
+    host,
     rawPath,
     rawQuery,
     remoteAddress: req.socket.remoteAddress ?? '',
     message: req,
-  });
+  };
 }
 
 /** Runs the pipeline; called without an async wrapper, which would cost a promise per request. */
