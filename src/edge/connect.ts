@@ -9,6 +9,8 @@ import { decideHost } from '../policy/evaluate.js';
 /** What to do with a CONNECT: intercept (AWS on 443), tunnel (a host rule allows), or refuse. */
 export type ConnectPlan =
   | { readonly kind: 'intercept'; readonly host: string }
+  /** A non-AWS host whose rules look at methods or paths: intercepted, each request decided and passed on unsigned. */
+  | { readonly kind: 'inspect'; readonly host: string; readonly port: number }
   | { readonly kind: 'tunnel'; readonly host: string; readonly port: number; readonly rule: string }
   | { readonly kind: 'refuse'; readonly code: ErrorCode; readonly message: string };
 
@@ -23,6 +25,7 @@ export function planConnect(target: string | undefined, policy: CompiledPolicySe
     return { kind: 'refuse', code: 'HostNotAllowed', message: `CONNECT to ${host}:${port} is denied by rule "${hostRule.rule}".` };
   }
   if (isAwsHost(host) && port === 443) return { kind: 'intercept', host };
+  if (hostRule?.inspect === true) return { kind: 'inspect', host, port };
   if (hostRule?.effect === 'allow') return { kind: 'tunnel', host, port, rule: hostRule.rule };
   if (isAwsHost(host)) {
     return { kind: 'refuse', code: 'PortNotAllowed', message: `CONNECT to ${host} on port ${port} is not allowed.` };

@@ -10,6 +10,7 @@ import type { EntryMode } from '../forward/target.js';
 import { handleAwsRequest, type PipelineDeps } from '../pipeline.js';
 import { openTunnel, planConnect, refuseConnect } from './connect.js';
 import { splitTarget, type InboundRequest } from './inbound.js';
+import { forwardToHost } from './host-forward.js';
 import type { InFlight } from './in-flight.js';
 import type { LeafCertificateCache } from './leaf-cache.js';
 
@@ -29,12 +30,13 @@ export interface ProxyServerDeps {
  *    the service and region in the agent's signature.
  */
 export function createProxyServer(deps: ProxyServerDeps): Server {
-  /** The host each intercepted TLS connection was opened for with CONNECT. */
-  const connectHosts = new WeakMap<Socket, string>();
+  /** The host each intercepted TLS connection was opened for with CONNECT (and its port, for non-AWS hosts). */
+  const connectHosts = new WeakMap<Socket, { host: string; port?: number }>();
 
   const intercepted = createServer((req, res) => {
-    const host = connectHosts.get(req.socket);
-    route(deps, req, res, 'intercept', host);
+    const target = connectHosts.get(req.socket);
+    if (target?.port !== undefined) forwardToHost(deps.pipeline, req, res, { scheme: 'https', host: target.host, port: target.port }, req.url ?? '/');
+    else route(deps, req, res, 'intercept', target?.host);
   });
   intercepted.on('clientError', (_error, socket) => socket.destroy());
 
@@ -72,7 +74,7 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
       logger.debug({ event: 'tls', host: plan.host, error: error.message }, 'TLS handshake or stream failed');
       tls.destroy();
     });
-    connectHosts.set(tls, plan.host);
+    connectHosts.set(tls, plan.kind === 'inspect' ? { host: plan.host, port: plan.port } : { host: plan.host });
     intercepted.emit('connection', tls);
   });
   server.on('clientError', (_error, socket) => socket.destroy());
@@ -93,15 +95,18 @@ function route(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse,
   dispatch(deps, res, inboundOf(req, id, mode, authority, parsed.host, rawPath, rawQuery));
 }
 
-/** `GET http://host/path` through HTTP_PROXY: AWS hosts are brokered, others refused. */
+/** `GET http://host/path` through HTTP_PROXY: AWS hosts are brokered, others decided by host rules. */
 function routeAbsolute(deps: ProxyServerDeps, req: IncomingMessage, res: ServerResponse, target: string): void {
   const id = randomUUID();
   const match = /^http:\/\/([^/?#]+)(.*)$/i.exec(target);
   const authority = match?.[1] ?? '';
   const parsed = splitAuthority(authority);
-  if (parsed === undefined || !isAwsHost(parsed.host)) {
-    const error = new CountersignError('HostNotAllowed', `countersign does not forward plain HTTP to ${parsed?.host ?? 'that target'}.`);
-    sendAwsError(res, error, 'rest-xml', id, req.method ?? 'GET');
+  if (parsed === undefined) {
+    sendAwsError(res, new CountersignError('MisroutedRequest', 'The absolute-URI request target has no valid host.'), 'rest-xml', id, req.method ?? 'GET');
+    return;
+  }
+  if (!isAwsHost(parsed.host)) {
+    forwardToHost(deps.pipeline, req, res, { scheme: 'http', host: parsed.host, port: parsed.port ?? 80 }, match?.[2] === '' || match?.[2] === undefined ? '/' : match[2]);
     return;
   }
   const { rawPath, rawQuery } = splitTarget(match?.[2] === '' || match?.[2] === undefined ? '/' : match[2]);

@@ -22,11 +22,23 @@ function connectionTokens(value: unknown): Set<string> | undefined {
  * with commas, as SigV4 canonicalisation expects.
  */
 export function forwardableRequestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  return filteredRequestHeaders(headers, (name) => AGENT_AUTH.has(name) || name.startsWith('x-countersign-'));
+}
+
+/**
+ * Request headers for a non-AWS host a rule lets through: everything the client sent except
+ * hop-by-hop headers and countersign's own. Its Authorization is the client's business there.
+ */
+export function passThroughRequestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  return filteredRequestHeaders(headers, (name) => name.startsWith('x-countersign-'));
+}
+
+function filteredRequestHeaders(headers: IncomingHttpHeaders, drop: (name: string) => boolean): Record<string, string> {
   const tokens = connectionTokens(headers.connection);
   const out: Record<string, string> = {};
   for (const name of Object.keys(headers)) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || AGENT_AUTH.has(name) || tokens?.has(name) === true || name.startsWith('x-countersign-')) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || tokens?.has(name) === true || drop(name)) continue;
     out[name] = Array.isArray(value) ? value.join(',') : value;
   }
   return out;

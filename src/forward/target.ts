@@ -7,7 +7,8 @@ export interface UpstreamTarget {
   readonly rawPath: string;
 }
 
-export type EntryMode = 'intercept' | 'absolute' | 'endpoint';
+/** How a request reached countersign; 'host' is a non-AWS host passed on by host rules. */
+export type EntryMode = 'intercept' | 'absolute' | 'endpoint' | 'host';
 
 export interface TargetInput {
   readonly mode: EntryMode;

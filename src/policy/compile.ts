@@ -24,6 +24,8 @@ export interface CompiledAwsRule {
 export interface CompiledHostRule {
   readonly spec: HostRuleSpec;
   readonly host: Matcher;
+  /** Undefined when the rule does not look inside requests (a plain tunnel rule). */
+  readonly request?: (method: string, path: string) => boolean;
 }
 
 export interface CompiledPolicySet {
@@ -55,12 +57,20 @@ function compileAwsRule(spec: AwsRuleSpec, order: number): CompiledAwsRule {
   return { spec, order, roleAccount: accountOf(spec.credentials?.roleArn ?? ''), criteria, matchesAction };
 }
 
+function compileHostRule(spec: HostRuleSpec): CompiledHostRule {
+  const host = compileGlobs(spec.hosts, { caseInsensitive: true });
+  if (spec.methods === undefined && spec.paths === undefined) return { spec, host };
+  const methods = spec.methods === undefined ? undefined : new Set(spec.methods);
+  const path = spec.paths === undefined ? undefined : compileGlobs(spec.paths);
+  return { spec, host, request: (method, rawPath) => (methods === undefined || methods.has(method)) && (path === undefined || path(rawPath)) };
+}
+
 export function compilePolicySet(spec: PolicySetSpec): CompiledPolicySet {
   const awsRules: CompiledAwsRule[] = [];
   const hostRules: CompiledHostRule[] = [];
   for (const rule of spec.rules) {
     if (rule.kind === 'aws') awsRules.push(compileAwsRule(rule, awsRules.length));
-    else hostRules.push({ spec: rule, host: compileGlobs(rule.hosts, { caseInsensitive: true }) });
+    else hostRules.push(compileHostRule(rule));
   }
   const agentGroups = new Map(spec.directory.agents.map((a) => [a.name, new Set(a.groups)] as const));
   return { awsRules, hostRules, index: new RuleIndex(awsRules), directory: spec.directory, agentGroups, files: spec.files, hash: spec.hash };

@@ -148,9 +148,27 @@ export function decide(policy: CompiledPolicySet, request: RequestFacts): Decisi
   };
 }
 
-/** Host rules for CONNECT tunnels: deny beats allow; undefined when no rule matches. */
-export function decideHost(policy: CompiledPolicySet, host: string, port: number): { effect: 'allow' | 'deny'; rule: string } | undefined {
+export interface HostDecision {
+  readonly effect: 'allow' | 'deny';
+  readonly rule: string;
+  /** Some matching rule looks at methods or paths: the connection must be intercepted and each request decided. */
+  readonly inspect: boolean;
+}
+
+/**
+ * Host rules for a CONNECT (before any request is seen): deny beats allow; undefined when no
+ * rule matches. A deny that looks inside requests does not refuse the whole connection.
+ */
+export function decideHost(policy: CompiledPolicySet, host: string, port: number): HostDecision | undefined {
   const matching = policy.hostRules.filter((r) => r.host(host) && r.spec.ports.includes(port));
+  const inspect = matching.some((r) => r.request !== undefined);
+  const rule = matching.find((r) => r.spec.effect === 'deny' && r.request === undefined) ?? matching.find((r) => r.request === undefined) ?? matching[0];
+  return rule === undefined ? undefined : { effect: rule.request === undefined ? rule.spec.effect : 'allow', rule: rule.spec.name, inspect };
+}
+
+/** Host rules for one request to a host that is not AWS: deny beats allow; undefined when no rule matches. */
+export function decideHostRequest(policy: CompiledPolicySet, host: string, port: number, method: string, path: string): { effect: 'allow' | 'deny'; rule: string } | undefined {
+  const matching = policy.hostRules.filter((r) => r.host(host) && r.spec.ports.includes(port) && (r.request === undefined || r.request(method, path)));
   const rule = matching.find((r) => r.spec.effect === 'deny') ?? matching[0];
   return rule === undefined ? undefined : { effect: rule.spec.effect, rule: rule.spec.name };
 }

@@ -94,6 +94,9 @@ export interface HostRuleSpec {
   readonly effect: 'allow' | 'deny';
   readonly hosts: readonly string[];
   readonly ports: readonly number[];
+  /** With methods or paths, countersign intercepts the host's TLS and decides per request. */
+  readonly methods?: readonly string[];
+  readonly paths?: readonly string[];
   readonly source: SourceLocation;
 }
 

@@ -1,14 +1,26 @@
 // Bad input gets a clear, AWS-shaped error and nothing is forwarded. Upstream and STS point at a
 // recording server, so every test can check that not one byte left countersign.
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { connect as netConnect, createServer as createTcpServer, isIP, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createCertificateAuthority, issueLeafCertificate } from '../../src/edge/x509.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { rawConnect, send, signedRequest, type SignOptions } from '../support/raw-requests.js';
 
-function listen(server: Server | TcpServer): Promise<number> {
+function recorderPortOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
+}
+
+function httpsPortOf(server: HttpsServer): number {
+  return (server.address() as AddressInfo).port;
+}
+
+function listen(server: Server | TcpServer | HttpsServer): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
@@ -16,6 +28,7 @@ describe('refusals: a clear error in the client protocol, nothing forwarded', { 
   let recorder: Server;
   let forwarded = 0;
   let echo: TcpServer;
+  let httpsServer: HttpsServer;
   let echoPort: number;
   let cs: CountersignProcess;
   let agent: AgentKey;
@@ -28,6 +41,16 @@ describe('refusals: a clear error in the client protocol, nothing forwarded', { 
     const recorderPort = await listen(recorder);
     echo = createTcpServer((socket) => socket.pipe(socket));
     echoPort = await listen(echo);
+    // A non-AWS HTTPS host, with its own CA that countersign is told to trust upstream.
+    const upstreamCa = createCertificateAuthority('test upstream CA');
+    const upstreamLeaf = issueLeafCertificate(upstreamCa, '127.0.0.1');
+    const caFile = path.join(mkdtempSync(path.join(tmpdir(), 'cs-upstream-ca-')), 'ca.pem');
+    writeFileSync(caFile, upstreamCa.certPem);
+    httpsServer = createHttpsServer({ cert: upstreamLeaf.certPem, key: upstreamLeaf.keyPem }, (req, res) => {
+      forwarded += 1;
+      res.end(`https ${req.method ?? ''} ${req.url ?? ''} auth=${req.headers.authorization ?? 'none'}`);
+    });
+    const httpsPort = await listen(httpsServer);
     cs = await startCountersign({
       policies: {
         'rules.yaml': `apiVersion: countersign.dev/v1alpha1
@@ -46,11 +69,18 @@ rules:
   - name: blocked-host
     effect: deny
     hosts: ["*.blocked.example"]
+  - name: public-pages-only
+    effect: allow
+    hosts: ["127.0.0.1"]
+    ports: [${recorderPort}, ${httpsPort}]
+    methods: [GET]
+    paths: ["/public/*"]
 `,
       },
       env: {
         COUNTERSIGN_UPSTREAM_OVERRIDES: `*=http://127.0.0.1:${recorderPort}`,
         COUNTERSIGN_MAX_BODY_BYTES: '4096',
+        COUNTERSIGN_UPSTREAM_CA_FILE: caFile,
         AWS_ACCESS_KEY_ID: 'AKIDNOTUSEDBYTHESETESTS',
         AWS_SECRET_ACCESS_KEY: 'not-used-by-these-tests',
       },
@@ -62,6 +92,7 @@ rules:
     await cs?.stop();
     recorder?.close();
     echo?.close();
+    httpsServer?.close();
   });
 
   beforeEach(() => {
@@ -199,9 +230,36 @@ rules:
     expect(reply).toBe('HTTP/1.1 200 Connection Established\r\n\r\nping through the tunnel');
   });
 
-  it('refuses an absolute-URI request for a host that is not AWS', async () => {
+  it('refuses an absolute-URI request for a host no rule covers', async () => {
     const response = await send(cs.port, 'GET', 'http://example.com/index.html', { host: 'example.com' });
-    expectXmlError(response, 403, 'AccessDenied', 'does not forward plain HTTP to example.com');
+    expect(response.status).toBe(403);
+    expect(response.headers['x-countersign-error']).toBe('HostNotAllowed');
+    expect(response.body).toContain('GET /index.html on example.com is not allowed: no host rule lets it through');
+    expect(forwarded).toBe(0);
+  });
+
+  it('passes plain HTTP to a non-AWS host only for the methods and paths a rule names, untouched', async () => {
+    const base = `http://127.0.0.1:${recorderPortOf(recorder)}`;
+    const allowed = await send(cs.port, 'GET', `${base}/public/report.html`, { host: `127.0.0.1:${recorderPortOf(recorder)}`, authorization: 'Bearer third-party-token' });
+    expect(allowed).toMatchObject({ status: 200, body: 'recorded' });
+    expect(forwarded).toBe(1);
+    const otherPath = await send(cs.port, 'GET', `${base}/private/keys`, { host: `127.0.0.1:${recorderPortOf(recorder)}` });
+    expect(otherPath.status).toBe(403);
+    const otherMethod = await send(cs.port, 'POST', `${base}/public/report.html`, { host: `127.0.0.1:${recorderPortOf(recorder)}` }, 'x');
+    expect(otherMethod.status).toBe(403);
+    expect(otherMethod.body).toContain('POST /public/report.html');
+    expect(forwarded).toBe(1);
+  });
+
+  it('intercepts a non-AWS HTTPS host whose rules name methods or paths, and decides each request', async () => {
+    const port = httpsPortOf(httpsServer);
+    const ok = await interceptedRequest(`127.0.0.1`, `GET /public/a.txt HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer keep-me\r\nConnection: close\r\n\r\n`, port);
+    expect(ok).toMatch(/^HTTP\/1\.1 200/);
+    expect(ok).toContain('https GET /public/a.txt auth=Bearer keep-me');
+    const refused = await interceptedRequest(`127.0.0.1`, `GET /admin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`, port);
+    expect(refused).toMatch(/^HTTP\/1\.1 403/);
+    expect(refused).toContain('GET /admin on 127.0.0.1:' + String(port) + ' is not allowed');
+    expect(forwarded).toBe(1);
   });
 
   it('refuses an intercepted request whose Host is not the CONNECT host', async () => {
@@ -222,13 +280,13 @@ rules:
   });
 
   /** CONNECT, TLS with the countersign CA, one raw HTTP/1.1 request; returns the raw response. */
-  function interceptedRequest(connectHost: string, rawRequest: string): Promise<string> {
+  function interceptedRequest(connectHost: string, rawRequest: string, port = 443): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host: '127.0.0.1', port: cs.port });
-      socket.once('connect', () => socket.write(`CONNECT ${connectHost}:443 HTTP/1.1\r\nHost: ${connectHost}:443\r\n\r\n`));
+      socket.once('connect', () => socket.write(`CONNECT ${connectHost}:${port} HTTP/1.1\r\nHost: ${connectHost}:${port}\r\n\r\n`));
       socket.once('data', (d: Buffer) => {
         if (!d.toString().startsWith('HTTP/1.1 200')) return reject(new Error(d.toString()));
-        const tls = tlsConnect({ socket, servername: connectHost, ca: readFileSync(cs.caPath, 'utf8') });
+        const tls = tlsConnect({ socket, host: connectHost, ...(isIP(connectHost) === 0 && { servername: connectHost }), ca: readFileSync(cs.caPath, 'utf8') });
         let text = '';
         tls.on('secureConnect', () => tls.write(rawRequest));
         tls.on('data', (chunk: Buffer) => (text += chunk.toString()));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { accountScoped, type ResourceRef } from '../../src/aws/arn.js';
 import type { ActionOnResource } from '../../src/aws/classify/index.js';
 import { compilePolicySet, type CompiledPolicySet } from '../../src/policy/compile.js';
-import { decide, decideHost, type Decision } from '../../src/policy/evaluate.js';
+import { decide, decideHost, decideHostRequest, type Decision } from '../../src/policy/evaluate.js';
 import { buildPolicySet } from '../../src/policy/load.js';
 
 const ROLE_A = 'arn:aws:iam::111111111111:role/a';
@@ -301,13 +301,13 @@ describe('decideHost', () => {
   );
 
   it('allows a host on a listed port', () => {
-    expect(decideHost(hosts, 'registry.npmjs.org', 443)).toEqual({ effect: 'allow', rule: 'registries' });
-    expect(decideHost(hosts, 'files.pythonhosted.org', 443)).toEqual({ effect: 'allow', rule: 'registries' });
-    expect(decideHost(hosts, 'dev.example.com', 8443)).toEqual({ effect: 'allow', rule: 'dev-server' });
+    expect(decideHost(hosts, 'registry.npmjs.org', 443)).toEqual({ effect: 'allow', rule: 'registries', inspect: false });
+    expect(decideHost(hosts, 'files.pythonhosted.org', 443)).toEqual({ effect: 'allow', rule: 'registries', inspect: false });
+    expect(decideHost(hosts, 'dev.example.com', 8443)).toEqual({ effect: 'allow', rule: 'dev-server', inspect: false });
   });
 
   it('lets deny beat allow', () => {
-    expect(decideHost(hosts, 'evil.pythonhosted.org', 443)).toEqual({ effect: 'deny', rule: 'no-evil' });
+    expect(decideHost(hosts, 'evil.pythonhosted.org', 443)).toEqual({ effect: 'deny', rule: 'no-evil', inspect: false });
   });
 
   it('requires the port to match', () => {
@@ -316,7 +316,7 @@ describe('decideHost', () => {
   });
 
   it('compares host names case-insensitively', () => {
-    expect(decideHost(hosts, 'Registry.NPMJS.org', 443)).toEqual({ effect: 'allow', rule: 'registries' });
+    expect(decideHost(hosts, 'Registry.NPMJS.org', 443)).toEqual({ effect: 'allow', rule: 'registries', inspect: false });
   });
 
   it('returns undefined when no host rule matches', () => {
@@ -410,5 +410,44 @@ describe('decide: approve rules and groups', () => {
     expect(decideFor(p, 'report-bot', put).effect).toBe('allow');
     expect(decideFor(p, 'other-bot', put).effect).toBe('deny');
     expect(decideFor(p, 'reporting', put).effect).toBe('deny');
+  });
+});
+
+describe('host rules with methods and paths', () => {
+  const policy = compilePolicySet(
+    buildPolicySet([
+      {
+        path: 'hosts.yaml',
+        text: `apiVersion: countersign.dev/v1alpha1
+kind: Policy
+rules:
+  - name: github-reads
+    effect: allow
+    hosts: ["api.github.com"]
+    methods: [GET, HEAD]
+    paths: ["/repos/acme/*"]
+  - name: no-admin
+    effect: deny
+    hosts: ["api.github.com"]
+    paths: ["/repos/acme/*/admin*"]
+  - name: npm
+    effect: allow
+    hosts: ["registry.npmjs.org"]
+`,
+      },
+    ]),
+  );
+
+  it('intercepts a host whose rules look inside requests, tunnels one whose rules do not', () => {
+    expect(decideHost(policy, 'api.github.com', 443)).toMatchObject({ inspect: true });
+    expect(decideHost(policy, 'registry.npmjs.org', 443)).toEqual({ effect: 'allow', rule: 'npm', inspect: false });
+    expect(decideHost(policy, 'example.com', 443)).toBeUndefined();
+  });
+
+  it('decides each request by method and path; deny beats allow; no rule, no way through', () => {
+    expect(decideHostRequest(policy, 'api.github.com', 443, 'GET', '/repos/acme/app')).toEqual({ effect: 'allow', rule: 'github-reads' });
+    expect(decideHostRequest(policy, 'api.github.com', 443, 'POST', '/repos/acme/app')).toBeUndefined();
+    expect(decideHostRequest(policy, 'api.github.com', 443, 'GET', '/repos/other/app')).toBeUndefined();
+    expect(decideHostRequest(policy, 'api.github.com', 443, 'GET', '/repos/acme/app/admin/keys')).toEqual({ effect: 'deny', rule: 'no-admin' });
   });
 });

@@ -314,7 +314,7 @@ describe('parsePolicyText: errors name file:line:column and what was expected', 
         '    agents: ["*"]',
       ].join('\n');
     expect(issueLines(text)).toEqual([
-      'p.yaml:8:5: found unknown key "agents" in a host rule, expected one of: name, description, effect, hosts, ports',
+      'p.yaml:8:5: found unknown key "agents" in a host rule, expected one of: name, description, effect, hosts, ports, methods, paths',
       'p.yaml:6:13: found "Example.COM" in hosts, expected a host name or glob (lower-case)',
       'p.yaml:7:13: found number 0 in ports, expected a port number 1-65535',
       'p.yaml:7:16: found "443" in ports, expected a port number 1-65535',

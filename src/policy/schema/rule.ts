@@ -10,7 +10,7 @@ export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const HOST_GLOB = /^[a-z0-9*?.-]{1,253}$/;
 
 export const AWS_RULE_KEYS = ['name', 'description', 'effect', 'agents', 'services', 'actions', 'resources', 'regions', 'accounts', 'conditions', 'credentials', 'approval'];
-export const HOST_RULE_KEYS = ['name', 'description', 'effect', 'hosts', 'ports'];
+export const HOST_RULE_KEYS = ['name', 'description', 'effect', 'hosts', 'ports', 'methods', 'paths'];
 export const CREDENTIALS_KEYS = ['roleArn', 'sessionDuration', 'sessionPolicyConditions', 'sessionTags'];
 export const APPROVAL_KEYS = ['reviewers', 'groups', 'quorum', 'pendingTimeout', 'holdTimeout', 'maxUses'];
 
@@ -41,8 +41,18 @@ function hostRule(check: Checker, rule: YAMLMap, what: string, common: Common, e
       ? (n.value as number)
       : check.fail(n, `found ${describe(n)} in ports, expected a port number 1-65535`),
   );
+  const methods = check.list(rule, 'methods', what, check.stringItem('methods', /^[A-Z]{3,10}$/, 'an HTTP method in capitals, like GET'));
+  const paths = check.list(rule, 'paths', what, check.stringItem('paths', /^[/*][\x21-\x7e]*$/, 'a path glob starting with / (or *)'));
   if (hosts === undefined) return undefined;
-  return { kind: 'host', ...common, effect: effect as 'allow' | 'deny', hosts, ports: ports ?? [443] };
+  return {
+    kind: 'host',
+    ...common,
+    effect: effect as 'allow' | 'deny',
+    hosts,
+    ports: ports ?? [443],
+    ...(methods !== undefined && { methods }),
+    ...(paths !== undefined && { paths }),
+  };
 }
 
 function awsRule(check: Checker, rule: YAMLMap, what: string, common: Common, effect: string | undefined): AwsRuleSpec | undefined {

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestAudit } from '../audit/record.js';
+import { elapsedMs } from '../audit/record.js';
+import { ERROR_CATALOGUE } from '../errors.js';
+import { forwardableResponseHead, passThroughRequestHeaders } from '../forward/headers.js';
+import type { PipelineDeps } from '../pipeline.js';
+import { decideHostRequest } from '../policy/evaluate.js';
+import { splitTarget } from './inbound.js';
+
+export interface HostTarget {
+  readonly scheme: 'http' | 'https';
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * One request to a host that is not AWS, decided by host rules on its method and path (deny
+ * beats allow; no rule, no way through) and passed on as it came: nothing is signed, nothing
+ * of the client's is stripped but hop-by-hop headers. Refusals are plain text, since the
+ * client is not an AWS SDK.
+ */
+export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, target: HostTarget, rawTarget: string): void {
+  const startedAt = process.hrtime.bigint();
+  const method = req.method ?? 'GET';
+  const { rawPath, rawQuery } = splitTarget(rawTarget);
+  const authority = (target.scheme === 'https' && target.port === 443) || (target.scheme === 'http' && target.port === 80) ? target.host : `${target.host}:${target.port}`;
+  const decision = decideHostRequest(deps.policy(), target.host, target.port, method, rawPath);
+  const audit: RequestAudit = {
+    event: 'request.failed',
+    requestId: randomUUID(),
+    mode: 'host',
+    method,
+    host: authority,
+    path: rawPath.slice(0, 512),
+    remoteAddress: req.socket.remoteAddress ?? '',
+    decision: decision?.effect ?? 'deny',
+    rules: decision === undefined ? [] : [decision.rule],
+    reasons: [decision === undefined ? 'NO_RULE_MATCHED' : decision.effect === 'deny' ? 'RULE_DENIED' : 'RULE_ALLOWED'],
+    durationsMs: {},
+  };
+  const finish = () => {
+    audit.status = res.statusCode;
+    audit.durationsMs.total = elapsedMs(startedAt);
+    audit.event = audit.upstreamStatus === undefined ? 'request.failed' : 'request.forwarded';
+    deps.audit(audit);
+  };
+  if (decision?.effect !== 'allow') {
+    const why = decision === undefined ? 'no host rule lets it through' : `it is denied by rule "${decision.rule}"`;
+    const body = `countersign: ${method} ${rawPath} on ${authority} is not allowed: ${why}. ${ERROR_CATALOGUE.HostNotAllowed.hint}\n`;
+    audit.errorCode = 'HostNotAllowed';
+    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-countersign-error': 'HostNotAllowed', 'x-countersign-request-id': audit.requestId });
+    res.end(body);
+    finish();
+    return;
+  }
+  const headers = passThroughRequestHeaders(req.headers);
+  headers.host = authority;
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  const upstreamStart = process.hrtime.bigint();
+  deps.upstream
+    .forward({ origin: `${target.scheme}://${authority}`, path: rawQuery === '' ? rawPath : `${rawPath}?${rawQuery}`, method, headers, body: hasBody ? req : undefined }, res, (status, rawHeaders) => {
+      audit.upstreamStatus = status;
+      res.writeHead(status, forwardableResponseHead(rawHeaders, audit.requestId));
+    })
+    .catch((error: unknown) => {
+      audit.errorCode = 'UpstreamUnavailable';
+      audit.error = error instanceof Error ? error.message : String(error);
+      if (res.headersSent) res.destroy();
+      else {
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'x-countersign-error': 'UpstreamUnavailable' });
+        res.end(`countersign: could not reach ${authority}.\n`);
+      }
+    })
+    .finally(() => {
+      audit.durationsMs.upstream = elapsedMs(upstreamStart);
+      finish();
+    });
+}
