@@ -15,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueLeafCertificate } from '../dist/edge/x509.js';
-import { startRedis } from './approvals-support.js';
+import { killTracked, startRedis, stopAllTracked, stopChild, track } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -35,27 +35,6 @@ const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'ben
 // ---------------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on exit, error or signal.
 
-const tracked = new Set();
-
-function track(child, { group = false } = {}) {
-  const entry = { child, group };
-  tracked.add(entry);
-  child.once('exit', () => tracked.delete(entry));
-  child.once('error', () => tracked.delete(entry));
-  return child;
-}
-
-function killTracked() {
-  for (const { child, group } of tracked) {
-    try {
-      if (group && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      else child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
 let tempRoot; // removed on exit, however the run ends
 process.on('exit', () => {
   killTracked();
@@ -66,23 +45,6 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     killTracked();
     process.exit(130);
   });
-}
-
-async function stopChild(child, { group = false } = {}) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const kill = (signal) => {
-    try {
-      if (group) process.kill(-child.pid, signal);
-      else child.kill(signal);
-    } catch {
-      // already gone
-    }
-  };
-  kill('SIGTERM');
-  const timer = setTimeout(() => kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 const cores = os.availableParallelism?.() ?? os.cpus().length;
@@ -522,7 +484,7 @@ async function main() {
     console.log('');
     printResults();
   } finally {
-    for (const { child, group } of [...tracked]) await stopChild(child, { group });
+    await stopAllTracked();
     rmSync(root, { recursive: true, force: true });
     tempRoot = undefined;
   }
