@@ -30,7 +30,7 @@ import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget } from './forward/target.js';
 import type { UpstreamClient } from './forward/upstream.js';
-import { resolveAgentKey, verifyAgentNow, type AgentIdentity } from './identity/identify.js';
+import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
 import type { AgentRegistry } from './identity/registry.js';
 import type { CompiledPolicySet } from './policy/compile.js';
 import { decide, type Decision } from './policy/evaluate.js';
@@ -158,7 +158,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
   const request: SignableRequest = body === undefined
     ? { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values }
     : { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values, body };
-  const identity = verifyAgentNow(request, auth, key);
+  const identity = verifyAgent(request, auth, key);
   return { identity, classifier, query, body };
 }
 

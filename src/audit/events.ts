@@ -37,6 +37,3 @@ export interface AuditRecord extends AuditEvent {
   readonly hash: string;
 }
 
-export function isAuditEventName(name: unknown): name is AuditEventName {
-  return typeof name === 'string' && Object.hasOwn(AUDIT_EVENTS, name);
-}

@@ -44,21 +44,10 @@ function filteredRequestHeaders(headers: IncomingHttpHeaders, drop: (name: strin
   return out;
 }
 
-/** Response headers to pass back to the agent, less hop-by-hop ones. */
-export function forwardableResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const tokens = connectionTokens(headers.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || tokens?.has(name) === true) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
 /**
- * forwardableResponseHeaders for headers as undici reads them off the wire (names and values
- * alternating, as bytes), returned in the same flat form `res.writeHead` takes, with
+ * Response headers to pass back to the client, less hop-by-hop ones, from headers as undici
+ * reads them off the wire (names and values alternating, as bytes), returned in the flat form
+ * `res.writeHead` takes, with
  * `x-countersign-request-id` (countersign's own, replacing any the upstream sent) at the end.
  * Names are lower-cased; repeated headers stay repeated, in their order.
  */

@@ -27,25 +27,8 @@ export function resolveAgentKey(registry: AgentRegistry, auth: SigV4Authorizatio
   return { agent: found.agent, secret: registry.secretFor(auth.accessKeyId) };
 }
 
-/**
- * Verifies the signature and the clock; returns the agent it proves. The work is synchronous
- * (verifyAgentNow); this keeps the promise-returning form for callers that await it.
- */
+/** Verifies the signature and the clock; returns the agent it proves, or throws a CountersignError refusal. */
 export function verifyAgent(
-  request: SignableRequest,
-  auth: SigV4Authorization,
-  key: { agent: string; secret: string },
-  now: number = Date.now(),
-): Promise<AgentIdentity> {
-  try {
-    return Promise.resolve(verifyAgentNow(request, auth, key, now));
-  } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-  }
-}
-
-/** verifyAgent without the promise, for the request path. Throws a CountersignError refusal. */
-export function verifyAgentNow(
   request: SignableRequest,
   auth: SigV4Authorization,
   key: { agent: string; secret: string },

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { forwardableRequestHeaders, forwardableResponseHeaders, signedHeaderValues } from '../../src/forward/headers.js';
+import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from '../../src/forward/headers.js';
 import { chooseTarget, type TargetInput } from '../../src/forward/target.js';
 
 describe('forwardableRequestHeaders', () => {
@@ -57,22 +57,36 @@ describe('forwardableRequestHeaders', () => {
   });
 });
 
-describe('forwardableResponseHeaders', () => {
-  it('drops hop-by-hop headers and keeps the rest, arrays included', () => {
+describe('forwardableResponseHead', () => {
+  const raw = (...pairs: string[]) => pairs.map((p) => Buffer.from(p, 'latin1'));
+
+  it('drops hop-by-hop headers and keeps the rest, repeated ones included, then adds the request id', () => {
     expect(
-      forwardableResponseHeaders({
-        connection: 'close, x-hop',
-        'x-hop': '1',
-        'keep-alive': 'timeout=5',
-        'transfer-encoding': 'chunked',
-        'content-type': 'application/xml',
-        'content-length': '42',
-        'x-amz-request-id': 'abc',
-        etag: '"e"',
-        'set-cookie': ['a=1', 'b=2'],
-        'x-missing': undefined,
-      }),
-    ).toEqual({ 'content-type': 'application/xml', 'content-length': '42', 'x-amz-request-id': 'abc', etag: '"e"', 'set-cookie': ['a=1', 'b=2'] });
+      forwardableResponseHead(
+        raw(
+          'Connection', 'close, x-hop',
+          'x-hop', '1',
+          'Keep-Alive', 'timeout=5',
+          'Transfer-Encoding', 'chunked',
+          'Content-Type', 'application/xml',
+          'Content-Length', '42',
+          'x-amz-request-id', 'abc',
+          'ETag', '"e"',
+          'Set-Cookie', 'a=1',
+          'Set-Cookie', 'b=2',
+          'x-countersign-request-id', 'forged',
+        ),
+        'req-1',
+      ),
+    ).toEqual([
+      'content-type', 'application/xml',
+      'content-length', '42',
+      'x-amz-request-id', 'abc',
+      'etag', '"e"',
+      'set-cookie', 'a=1',
+      'set-cookie', 'b=2',
+      'x-countersign-request-id', 'req-1',
+    ]);
   });
 });
 
