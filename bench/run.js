@@ -15,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createCertificateAuthority, issueLeafCertificate } from '../dist/edge/x509.js';
-import { killTracked, startRedis, stopAllTracked, stopChild, track } from './approvals-support.js';
+import { killTracked, startRedis, stopAllTracked, stopChild, tail, track, waitForOutput } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -58,27 +58,13 @@ function pinned(role, cmd, args) {
 
 /** Resolves with the first line of `stream` that `match` accepts (returns non-undefined). */
 function waitForLine(child, stream, match, what, timeoutMs = 20_000) {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => finish(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${seen.slice(-2000)}`)), timeoutMs);
-    const onData = (data) => {
-      seen += data.toString();
-      for (const line of seen.split('\n')) {
-        const value = match(line);
-        if (value !== undefined) return finish(undefined, value);
-      }
-    };
-    const onExit = (code) => finish(new Error(`${what} exited with ${code} before it was ready:\n${seen.slice(-2000)}`));
-    function finish(error, value) {
-      clearTimeout(timer);
-      stream.off('data', onData);
-      child.off('exit', onExit);
-      if (error) reject(error);
-      else resolve(value);
+  return waitForOutput(child, stream, (seen) => {
+    for (const line of seen.split('\n')) {
+      const value = match(line);
+      if (value !== undefined) return value;
     }
-    stream.on('data', onData);
-    child.once('exit', onExit);
-  });
+    return undefined;
+  }, what, timeoutMs);
 }
 
 const jsonLine = (line) => {
@@ -89,13 +75,6 @@ const jsonLine = (line) => {
     return undefined;
   }
 };
-
-/** Keeps the last few KiB a stream wrote, for error messages. */
-function tail(stream) {
-  let text = '';
-  stream.on('data', (d) => (text = (text + d.toString()).slice(-4000)));
-  return () => text;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The parts.
