@@ -31,7 +31,13 @@ export const ERROR_CATALOGUE = {
   UnsupportedSigning: {
     status: 400,
     awsCode: 'InvalidRequest',
-    hint: 'Sign with AWS4-HMAC-SHA256 in the Authorization header and a hex, UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER payload hash.',
+    hint: 'Sign with AWS4-HMAC-SHA256 (in the Authorization header or a presigned URL); SigV4a is not supported.',
+  },
+  ExpiredPresignedUrl: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'Presign the URL again with the agent key; X-Amz-Date plus X-Amz-Expires (at most 7 days) must lie ahead of countersign\'s clock.',
   },
   UnknownAgentKey: {
     status: 403,

@@ -13,13 +13,16 @@
  *   audit     → one record per request
  */
 import type { ServerResponse } from 'node:http';
-import { classifierFor, type Classification, type ServiceClassifier } from './aws/classify/index.js';
+import { pipeline, Readable } from 'node:stream';
+import { chunkResigner, type ChunkChain } from './aws/chunked.js';
+import { planClassification, type Classification, type ClassificationPlan } from './aws/classify/index.js';
 import { sendAwsError } from './aws/error-response.js';
 import { hostServesService } from './aws/host-service.js';
-import { checkPayloadMode } from './aws/payload.js';
+import { payloadModeOf, type PayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
-import { parseQuery, type QueryParams } from './aws/query-string.js';
-import { parseAuthorization, signRequest, type SignableRequest } from './aws/sigv4.js';
+import { parseQuery, withoutParams, type QueryParams } from './aws/query-string.js';
+import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_PARAMS, sha256Hex, signRequest, type SigV4Authorization, type SignableRequest } from './aws/sigv4.js';
+import { signingKey } from './aws/sigv4-verify.js';
 import { decidedEvent, elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
@@ -68,9 +71,14 @@ interface DecidedRequest {
 
 interface Verified {
   readonly identity: AgentIdentity;
-  readonly classifier: ServiceClassifier;
+  readonly plan: ClassificationPlan;
+  /** The query as it goes on (a presigned URL's auth parameters removed), decoded and on the wire. */
   readonly query: QueryParams;
+  readonly rawQuery: string;
   readonly body: Buffer | undefined;
+  readonly payload: PayloadMode;
+  /** Signed chunks: the agent's chain, which every chunk must continue. */
+  readonly agentChunks?: ChunkChain;
 }
 
 export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundRequest, res: ServerResponse): Promise<void> {
@@ -87,16 +95,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   const shape: { protocol: Protocol } = { protocol: protocolOf(undefined, inbound.message.headers) };
   try {
     const verified = await identify(deps, inbound, audit, shape);
-    const classification = verified.classifier.classify({
-      method: inbound.method,
-      host: inbound.host,
-      rawPath: inbound.rawPath,
-      query: verified.query,
-      headers: inbound.message.headers,
-      body: verified.body,
-      service: verified.identity.service,
-      region: verified.identity.region,
-    });
+    const classification = verified.plan.classify(verified.body);
     recordClassification(audit, classification);
     const decision = decide(deps.policy(), {
       agent: verified.identity.agent,
@@ -130,14 +129,12 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   }
 }
 
-/** identify: parse the signature, find the agent, read the body if the protocol needs it, verify. */
+/** identify: parse the signature, find the agent, place the request, read the body if needed, verify. */
 async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: RequestAudit, shape: { protocol: Protocol }): Promise<Verified> {
   const headers = inbound.message.headers;
-  const query = parseQuery(inbound.rawQuery);
-  if (query['X-Amz-Credential'] !== undefined || query['X-Amz-Signature'] !== undefined) {
-    throw new CountersignError('UnsupportedSigning', 'Presigned URLs (X-Amz-* query authentication) are not supported yet.');
-  }
-  const auth = parseAuthorization(headers.authorization);
+  const signedQuery = parseQuery(inbound.rawQuery);
+  const presigned = isPresigned(signedQuery);
+  const auth = presigned ? parseQueryAuthorization(signedQuery) : parseAuthorization(headers.authorization);
   audit.accessKeyId = auth.accessKeyId;
   audit.service = auth.service;
   audit.region = auth.region;
@@ -147,19 +144,34 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
   if (inbound.mode !== 'endpoint' && !hostServesService(inbound.host, auth.service)) {
     throw new CountersignError('MisroutedRequest', `The request was signed for service "${auth.service}" but sent to ${inbound.host}.`);
   }
-  const classifier = classifierFor(auth.service);
-  shape.protocol = classifier.protocol;
-  if (!classifier.buffersBody) checkPayloadMode(headers);
-  const body = classifier.buffersBody ? await readBody(inbound.message, deps.maxBufferedBodyBytes) : undefined;
+  // What goes on carries fresh header auth: a presigned URL's own parameters are dropped.
+  const rawQuery = presigned ? withoutParams(inbound.rawQuery, PRESIGN_PARAMS) : inbound.rawQuery;
+  const query = presigned ? parseQuery(rawQuery) : signedQuery;
+  const plan = planClassification({ method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers, service: auth.service, region: auth.region });
+  shape.protocol = plan.protocol;
+  const payload = payloadModeOf(headers);
+  const chunked = payload === 'chunks' || payload === 'chunks-trailer';
+  if (chunked && plan.buffersBody) throw new CountersignError('UnsupportedSigning', 'Signed chunks are supported for uploads only; send this operation\'s body with a hex payload hash.');
+  const body = plan.buffersBody ? await readBody(inbound.message, deps.maxBufferedBodyBytes) : undefined;
+  if (body !== undefined && payload === 'hashed' && sha256Hex(body) !== headers['x-amz-content-sha256']) {
+    throw new CountersignError('SignatureMismatch', 'The body does not match its x-amz-content-sha256.');
+  }
   const signed = signedHeaderValues(headers, auth.signedHeaders);
   if (signed.missing !== undefined) {
     throw new CountersignError('SignatureMismatch', `The signed header "${signed.missing}" is not in the request.`);
   }
   const request: SignableRequest = body === undefined
-    ? { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values }
-    : { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers: signed.values, body };
+    ? { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query: signedQuery, headers: signed.values }
+    : { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query: signedQuery, headers: signed.values, body };
   const identity = verifyAgent(request, auth, key);
-  return { identity, classifier, query, body };
+  const verified = { identity, plan, query, rawQuery, body, payload };
+  return chunked ? { ...verified, agentChunks: chunkChainOf(key.secret, auth, signed.values['x-amz-date'] ?? '') } : verified;
+}
+
+/** The chain of chunk signatures a SigV4 request starts: its key, date, scope and signature. */
+function chunkChainOf(secret: string, auth: Pick<SigV4Authorization, 'region' | 'service' | 'signature'>, longDate: string): ChunkChain {
+  const shortDate = longDate.slice(0, 8);
+  return { signingKey: signingKey(secret, shortDate, auth.region, auth.service), longDate, scope: `${shortDate}/${auth.region}/${auth.service}/aws4_request`, seedSignature: auth.signature };
 }
 
 /** mint, sign, forward, and stream the answer back. */
@@ -187,21 +199,25 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   );
   const headers = forwardableRequestHeaders(inbound.message.headers);
   headers.host = target.host;
+  // S3 wants a payload hash with header auth; a presigned URL's request had none.
+  if (classification.service === 's3' && headers['x-amz-content-sha256'] === undefined) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
   const body = verified.body;
   const toSign: SignableRequest = body === undefined
     ? { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers }
     : { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers, body };
-  const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service);
+  const signingDate = new Date();
+  const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service, signingDate);
+  const outgoing = body ?? (requestHasBody(inbound) ? inbound.message : undefined);
 
   const upstreamStart = process.hrtime.bigint();
   try {
     await deps.upstream.forward(
       {
         origin: target.origin,
-        path: inbound.rawQuery === '' ? target.rawPath : `${target.rawPath}?${inbound.rawQuery}`,
+        path: verified.rawQuery === '' ? target.rawPath : `${target.rawPath}?${verified.rawQuery}`,
         method: inbound.method,
         headers: signedHeaders,
-        body: body ?? (requestHasBody(inbound) ? inbound.message : undefined),
+        body: verified.agentChunks === undefined || outgoing === undefined ? outgoing : resignedChunks(verified, outgoing, minted.credentials.secretAccessKey, signedHeaders, classification),
       },
       res,
       (status, rawHeaders) => {
@@ -212,6 +228,20 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   } finally {
     audit.durationsMs.upstream = elapsedMs(upstreamStart);
   }
+}
+
+/** Signed chunks: each verified against the agent's chain and re-signed in the chain of the outgoing signature. */
+function resignedChunks(verified: Verified, body: Readable | Buffer, secret: string, signedHeaders: Readonly<Record<string, string>>, classification: Classification): Readable | Buffer {
+  const agentChunks = verified.agentChunks;
+  if (agentChunks === undefined) return body;
+  const signature = /Signature=([0-9a-f]{64})/.exec(signedHeaders.authorization ?? '')?.[1];
+  const longDate = signedHeaders['x-amz-date'];
+  if (signature === undefined || longDate === undefined) throw new CountersignError('InternalError', 'The re-signed request carries no signature to chain its chunks to.');
+  const sign = chunkChainOf(secret, { region: classification.region, service: classification.service, signature }, longDate);
+  const resigner = chunkResigner({ verify: agentChunks, sign, trailer: verified.payload === 'chunks-trailer' });
+  // pipeline: a client that goes away, or a chunk that fails, ends both sides.
+  pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, resigner, () => {});
+  return resigner;
 }
 
 /** The declared body size; undefined for a streamed body without Content-Length. */

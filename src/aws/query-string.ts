@@ -32,6 +32,15 @@ export function parseFormBody(body: Buffer): Map<string, string> {
   return params;
 }
 
+/** The raw query less the named parameters, the others exactly as they were on the wire. */
+export function withoutParams(raw: string, names: readonly string[]): string {
+  const drop = new Set(names);
+  return raw
+    .split('&')
+    .filter((pair) => pair !== '' && !drop.has(decode(pair.slice(0, pair.includes('=') ? pair.indexOf('=') : pair.length))))
+    .join('&');
+}
+
 export function firstValue(params: QueryParams, key: string): string | undefined {
   const value = params[key];
   return Array.isArray(value) ? value[0] : value;

@@ -13,6 +13,8 @@ export interface SigV4Authorization {
   readonly service: string;
   readonly signedHeaders: readonly string[];
   readonly signature: string;
+  /** Set for a presigned URL (query-string auth): its X-Amz-Date and lifetime. */
+  readonly presigned?: { readonly longDate: string; readonly expiresSeconds: number };
 }
 
 export interface Credentials {
@@ -40,13 +42,7 @@ export function parseAuthorization(header: string | undefined): SigV4Authorizati
     throw new CountersignError('MissingAuthentication', 'The request carries no Authorization header.');
   }
   const space = header.indexOf(' ');
-  const algorithm = space === -1 ? header : header.slice(0, space);
-  if (algorithm === 'AWS4-ECDSA-P256-SHA256') {
-    throw new CountersignError('UnsupportedSigning', 'SigV4a (AWS4-ECDSA-P256-SHA256) signatures are not supported.');
-  }
-  if (algorithm !== ALGORITHM) {
-    throw new CountersignError('MalformedAuthorization', `Unsupported authorization scheme "${algorithm.slice(0, 32)}".`);
-  }
+  checkAlgorithm(space === -1 ? header : header.slice(0, space));
   // `name=value` parts split on commas; a repeated name counts with its last value.
   let credential: string | undefined;
   let signedHeaders: string | undefined;
@@ -62,6 +58,53 @@ export function parseAuthorization(header: string | undefined): SigV4Authorizati
   if (credential === undefined || signedHeaders === undefined || signature === undefined) {
     throw new CountersignError('MalformedAuthorization', 'The Authorization header needs Credential, SignedHeaders and Signature.');
   }
+  return { ...credentialScope(credential), signedHeaders: signedHeaders.split(';'), signature: checkedSignature(signature) };
+}
+
+/** The query parameters of a presigned URL (SigV4 query-string authentication). */
+export const PRESIGN_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token'] as const;
+
+/** A presigned URL: auth in the query string (X-Amz-Credential present). */
+export function isPresigned(query: Readonly<Record<string, string | string[]>>): boolean {
+  return query['X-Amz-Credential'] !== undefined || query['X-Amz-Signature'] !== undefined || query['X-Amz-Algorithm'] !== undefined;
+}
+
+/** SigV4 caps a presigned URL's lifetime at seven days (X-Amz-Expires). */
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+
+/** Parses presigned-URL auth from the query; throws a catalogue error saying what is wrong. */
+export function parseQueryAuthorization(query: Readonly<Record<string, string | string[]>>): SigV4Authorization {
+  const one = (name: (typeof PRESIGN_PARAMS)[number]): string => {
+    const value = query[name];
+    if (typeof value !== 'string' || value === '') {
+      throw new CountersignError('MalformedAuthorization', `A presigned URL needs exactly one ${name} parameter.`);
+    }
+    return value;
+  };
+  checkAlgorithm(one('X-Amz-Algorithm'));
+  const expires = one('X-Amz-Expires');
+  const expiresSeconds = /^\d{1,7}$/.test(expires) ? Number(expires) : NaN;
+  if (!(expiresSeconds >= 1 && expiresSeconds <= MAX_PRESIGN_SECONDS)) {
+    throw new CountersignError('MalformedAuthorization', `X-Amz-Expires must be a number of seconds from 1 to ${MAX_PRESIGN_SECONDS}.`);
+  }
+  return {
+    ...credentialScope(one('X-Amz-Credential')),
+    signedHeaders: one('X-Amz-SignedHeaders').split(';'),
+    signature: checkedSignature(one('X-Amz-Signature')),
+    presigned: { longDate: one('X-Amz-Date'), expiresSeconds },
+  };
+}
+
+function checkAlgorithm(algorithm: string): void {
+  if (algorithm === 'AWS4-ECDSA-P256-SHA256') {
+    throw new CountersignError('UnsupportedSigning', 'SigV4a (AWS4-ECDSA-P256-SHA256) signatures are not supported.');
+  }
+  if (algorithm !== ALGORITHM) {
+    throw new CountersignError('MalformedAuthorization', `Unsupported authorization scheme "${algorithm.slice(0, 32)}".`);
+  }
+}
+
+function credentialScope(credential: string): Pick<SigV4Authorization, 'accessKeyId' | 'date' | 'region' | 'service'> {
   const scope = credential.split('/');
   const [accessKeyId, date, region, service, terminator] = scope;
   if (
@@ -74,10 +117,14 @@ export function parseAuthorization(header: string | undefined): SigV4Authorizati
   ) {
     throw new CountersignError('MalformedAuthorization', 'The credential scope must be KEY/YYYYMMDD/REGION/SERVICE/aws4_request.');
   }
+  return { accessKeyId, date, region, service };
+}
+
+function checkedSignature(signature: string): string {
   if (!/^[0-9a-f]{64}$/.test(signature)) {
     throw new CountersignError('MalformedAuthorization', 'The signature must be 64 lower-case hex digits.');
   }
-  return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
+  return signature;
 }
 
 const AMZ_DATE_SHAPE = /^\d{8}T\d{6}Z$/;

@@ -34,9 +34,17 @@ export function verifyAgent(
   key: { agent: string; secret: string },
   now: number = Date.now(),
 ): AgentIdentity {
-  if (!auth.signedHeaders.includes('host') || !auth.signedHeaders.includes('x-amz-date')) {
-    throw new CountersignError('MalformedAuthorization', 'SignedHeaders must include host and x-amz-date.');
+  if (!auth.signedHeaders.includes('host')) throw new CountersignError('MalformedAuthorization', 'SignedHeaders must include host.');
+  const signingDate = auth.presigned === undefined ? headerSigningDate(request, auth, now) : presignedSigningDate(auth.presigned, now);
+  if (!verifySignature(request, auth, key.secret, signingDate)) {
+    throw new CountersignError('SignatureMismatch', `The signature of agent "${key.agent}" does not verify.`);
   }
+  return { agent: key.agent, accessKeyId: auth.accessKeyId, service: auth.service, region: auth.region };
+}
+
+/** Header auth: X-Amz-Date signed and within the allowed skew of countersign's clock. */
+function headerSigningDate(request: SignableRequest, auth: SigV4Authorization, now: number): Date {
+  if (!auth.signedHeaders.includes('x-amz-date')) throw new CountersignError('MalformedAuthorization', 'SignedHeaders must include host and x-amz-date.');
   const signingDate = parseAmzDate(request.headers['x-amz-date']);
   if (signingDate === undefined) {
     throw new CountersignError('MalformedAuthorization', 'X-Amz-Date is missing or not in the form YYYYMMDDTHHMMSSZ.');
@@ -48,8 +56,24 @@ export function verifyAgent(
       `X-Amz-Date ${request.headers['x-amz-date']} is ${Math.round(skew / 60000)} minutes from countersign's clock (${new Date(now).toISOString()}).`,
     );
   }
-  if (!verifySignature(request, auth, key.secret, signingDate)) {
-    throw new CountersignError('SignatureMismatch', `The signature of agent "${key.agent}" does not verify.`);
+  return signingDate;
+}
+
+/**
+ * Presigned URL: valid from X-Amz-Date (up to the allowed skew early) until X-Amz-Expires
+ * seconds later, by countersign's clock, as AWS would judge it.
+ */
+function presignedSigningDate(presigned: NonNullable<SigV4Authorization['presigned']>, now: number): Date {
+  const signingDate = parseAmzDate(presigned.longDate);
+  if (signingDate === undefined) {
+    throw new CountersignError('MalformedAuthorization', 'X-Amz-Date is not in the form YYYYMMDDTHHMMSSZ.');
   }
-  return { agent: key.agent, accessKeyId: auth.accessKeyId, service: auth.service, region: auth.region };
+  if (signingDate.getTime() - now > MAX_CLOCK_SKEW_MS) {
+    throw new CountersignError('RequestTimeSkewed', `The presigned URL is dated ${presigned.longDate}, later than countersign's clock (${new Date(now).toISOString()}) allows.`);
+  }
+  const expiresAt = signingDate.getTime() + presigned.expiresSeconds * 1000;
+  if (now > expiresAt) {
+    throw new CountersignError('ExpiredPresignedUrl', `The presigned URL expired at ${new Date(expiresAt).toISOString()} (countersign's clock: ${new Date(now).toISOString()}).`);
+  }
+  return signingDate;
 }

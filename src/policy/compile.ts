@@ -1,5 +1,5 @@
 import { accountOf } from '../aws/arn.js';
-import { agentCriterion, globCriterion } from './criteria/patterns.js';
+import { agentCriterion, globCriterion, resourceCriterion } from './criteria/patterns.js';
 import { parametersCriterion } from './criteria/parameters.js';
 import { requestSizeCriterion } from './criteria/request-size.js';
 import { sourceIpCriterion } from './criteria/source-ip.js';
@@ -46,7 +46,7 @@ function compileAwsRule(spec: AwsRuleSpec, order: number): CompiledAwsRule {
   criteria.push(globCriterion('ACTION_MISMATCH', spec.actions, (f) => f.action, true));
   if (spec.regions !== undefined) criteria.push(globCriterion('REGION_MISMATCH', spec.regions, (f) => f.region));
   if (spec.accounts !== undefined) criteria.push(globCriterion('ACCOUNT_MISMATCH', spec.accounts, (f) => f.account));
-  criteria.push(globCriterion('RESOURCE_MISMATCH', spec.resources, (f) => f.resource));
+  criteria.push(resourceCriterion(spec.resources, spec.effect));
   const conditions = spec.conditions;
   if (conditions?.sourceIps !== undefined) criteria.push(sourceIpCriterion(conditions.sourceIps));
   if (conditions?.maxRequestBytes !== undefined) criteria.push(requestSizeCriterion(conditions.maxRequestBytes));

@@ -18,6 +18,8 @@ export interface Reason {
 export interface Grant {
   readonly action: string;
   readonly resource: string;
+  /** The resource is a pattern and goes into the session policy as one (its `*`/`?` not escaped). */
+  readonly pattern?: true;
 }
 
 /** What must be approved before a held request may go, per approve rule that matched. */
@@ -71,6 +73,7 @@ export function pairFacts(policy: CompiledPolicySet, request: RequestFacts, need
     region: request.region,
     action: need.action,
     resource,
+    resourceIsPattern: need.wildcard === true,
     account: accountOf(resource) ?? rule?.roleAccount ?? '',
     parameters: request.parameters ?? {},
     sourceIp: request.sourceIp,
@@ -142,7 +145,7 @@ export function decide(policy: CompiledPolicySet, request: RequestFacts): Decisi
     effect: approvals.length > 0 ? 'approve' : 'allow',
     rules,
     reasons,
-    grants: reasons.map((r) => ({ action: r.action, resource: r.resource })),
+    grants: reasons.map((r, i) => (request.needs[i]?.wildcard === true ? { action: r.action, resource: r.resource, pattern: true } : { action: r.action, resource: r.resource })),
     credentials,
     approvals,
   };

@@ -1,6 +1,7 @@
 import { CountersignError } from '../errors.js';
 import { ANY_RESOURCE, type ResourceRef } from '../aws/arn.js';
-import { classifierFor, type Classification } from '../aws/classify/index.js';
+import { classify, type Classification } from '../aws/classify/index.js';
+import { routeTable } from '../aws/routes/table.js';
 import { parseQuery } from '../aws/query-string.js';
 import type { RequestFacts } from './evaluate.js';
 
@@ -24,8 +25,6 @@ export interface RequestSpec {
   readonly at?: Date;
   readonly requestBytes?: number;
 }
-
-const JSON_TARGET_PREFIX: Record<string, string> = { dynamodb: 'DynamoDB_20120810' };
 
 export function describeRequest(spec: RequestSpec): RequestFacts {
   const region = spec.region ?? 'us-east-1';
@@ -60,7 +59,7 @@ function classifyS3Line(line: string, region: string, extra: RequestSpec['parame
   const [, method = 'GET', bucket = '', key = '', query = ''] = match;
   const rawPath = `/${bucket}${key.split('/').map((segment) => encodeURIComponent(segment)).join('/')}`;
   const headers = (extra?.headers ?? {}) as Record<string, string>;
-  return classifierFor('s3').classify({
+  return classify({
     method,
     host: `s3.${region}.amazonaws.com`,
     rawPath,
@@ -75,24 +74,17 @@ function classifyS3Line(line: string, region: string, extra: RequestSpec['parame
 /** `service:Operation` with parameters, serialised the way that service's protocol carries them. */
 function classifyCall(call: string, parameters: Readonly<Record<string, unknown>>, region: string): Classification {
   const [service = '', operation = ''] = call.split(':');
-  const classifier = classifierFor(service);
-  const target = JSON_TARGET_PREFIX[service];
-  if (classifier.protocol === 'json' && target !== undefined) {
-    return classifier.classify({
-      method: 'POST',
-      host: `${service}.${region}.amazonaws.com`,
-      rawPath: '/',
-      query: {},
-      headers: { 'x-amz-target': `${target}.${operation}` },
-      body: Buffer.from(JSON.stringify(parameters)),
-      service,
-      region,
-    });
+  const model = (routeTable().bySigningName.get(service) ?? []).find((s) => s.operations.has(operation) && !s.protocol.startsWith('rest-'));
+  const host = `${model?.endpointPrefix ?? service}.${region}.amazonaws.com`;
+  if (model?.targetPrefix !== undefined && model.protocols.includes('json')) {
+    const headers = { 'x-amz-target': `${model.targetPrefix}.${operation}`, 'content-type': `application/x-amz-json-${model.jsonVersion ?? '1.0'}` };
+    return classify({ method: 'POST', host, rawPath: '/', query: {}, headers, body: Buffer.from(JSON.stringify(parameters)), service, region });
   }
-  if (classifier.protocol === 'query') {
-    const form = new URLSearchParams({ Action: operation });
+  if (model !== undefined) {
+    const form = new URLSearchParams({ Action: operation, Version: model.apiVersion });
     for (const [key, value] of Object.entries(parameters)) form.set(key, typeof value === 'string' ? value : JSON.stringify(value));
-    return classifier.classify({ method: 'POST', host: `${service}.amazonaws.com`, rawPath: '/', query: {}, headers: {}, body: Buffer.from(form.toString()), service, region });
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    return classify({ method: 'POST', host, rawPath: '/', query: {}, headers, body: Buffer.from(form.toString()), service, region });
   }
-  throw new CountersignError('UnclassifiedRequest', `Write ${service} requests as "METHOD s3://bucket/key" or as action and resource.`);
+  throw new CountersignError('UnclassifiedRequest', `"${call}" is not a JSON or query API operation; write S3 requests as "METHOD s3://bucket/key", others as action and resource.`);
 }

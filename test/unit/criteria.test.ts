@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parametersCriterion } from '../../src/policy/criteria/parameters.js';
-import { agentCriterion } from '../../src/policy/criteria/patterns.js';
+import { agentCriterion, resourceCriterion } from '../../src/policy/criteria/patterns.js';
+import { globCovers, globsOverlap } from '../../src/policy/glob-relations.js';
 import { requestSizeCriterion } from '../../src/policy/criteria/request-size.js';
 import { sourceIpCriterion } from '../../src/policy/criteria/source-ip.js';
 import { duringCriterion, localTime, outsideCriterion } from '../../src/policy/criteria/time-window.js';
@@ -13,6 +14,7 @@ const base: PairFacts = {
   region: 'eu-west-1',
   action: 's3:GetObject',
   resource: 'arn:aws:s3:::reports/q3.csv',
+  resourceIsPattern: false,
   account: '',
   parameters: { Bucket: 'reports', Key: 'q3.csv' },
   sourceIp: '10.1.2.3',
@@ -97,5 +99,44 @@ describe('request size criterion', () => {
     expect(criterion.matches(facts({ requestBytes: 1024 }))).toBe(true);
     expect(criterion.matches(facts({ requestBytes: 1025 }))).toBe(false);
     expect(criterion.matches(facts({ requestBytes: undefined }))).toBe(false);
+  });
+});
+
+describe('glob relations for resources a request names only as a pattern', () => {
+  it('covers: every string of the request pattern matches the rule', () => {
+    expect(globCovers('arn:aws:kms:*:*:key/*', 'arn:aws:kms:us-east-1:123:key/*')).toBe(true);
+    expect(globCovers('*', 'arn:aws:ec2:us-east-1:123:instance/*')).toBe(true);
+    expect(globCovers('arn:*:secret:prod-*', 'arn:aws:secretsmanager:us-east-1:1:secret:prod-db-??????')).toBe(true);
+    expect(globCovers('arn:*:secret:prod-db-??????', 'arn:aws:secretsmanager:us-east-1:1:secret:prod-db-??????')).toBe(true); // * spans colons
+    expect(globCovers('arn:aws:secretsmanager:*:*:secret:prod-db-??????', 'arn:aws:secretsmanager:us-east-1:1:secret:prod-db-??????')).toBe(true);
+    // A rule naming one key, or `?` for one character, does not cover "any key".
+    expect(globCovers('arn:aws:kms:us-east-1:123:key/1234', 'arn:aws:kms:us-east-1:123:key/*')).toBe(false);
+    expect(globCovers('arn:aws:kms:us-east-1:123:key/?', 'arn:aws:kms:us-east-1:123:key/*')).toBe(false);
+    expect(globCovers('arn:aws:kms:us-east-1:123:key/${*}', 'arn:aws:kms:us-east-1:123:key/*')).toBe(false);
+    expect(globCovers('arn:aws:ec2:*:*:instance/i-*', 'arn:aws:ec2:us-east-1:1:instance/*')).toBe(false);
+  });
+
+  it('overlaps: some string matches both', () => {
+    expect(globsOverlap('arn:aws:secretsmanager:*:*:secret:prod-db-AbCdEf', 'arn:aws:secretsmanager:us-east-1:1:secret:prod-db-??????')).toBe(true);
+    expect(globsOverlap('arn:aws:secretsmanager:*:*:secret:prod-db-AbC', 'arn:aws:secretsmanager:us-east-1:1:secret:prod-db-??????')).toBe(false);
+    expect(globsOverlap('arn:aws:kms:*:*:key/1234', 'arn:aws:kms:us-east-1:123:key/*')).toBe(true);
+    expect(globsOverlap('arn:aws:kms:*:*:alias/*', 'arn:aws:kms:us-east-1:123:key/*')).toBe(true); // key/x:alias/y is both
+    expect(globsOverlap('arn:aws:s3:::*', 'arn:aws:kms:us-east-1:123:key/*')).toBe(false);
+    expect(globsOverlap('*x*y', '*y*x')).toBe(true);
+    expect(globsOverlap('a?c', 'ab*')).toBe(true);
+    expect(globsOverlap('a?c', 'abcd*')).toBe(false);
+  });
+
+  it('an allow rule must cover a pattern resource; a deny rule applies when it overlaps', () => {
+    const kmsAnyKey = facts({ action: 'kms:Decrypt', resource: 'arn:aws:kms:us-east-1:123456789012:key/*', resourceIsPattern: true });
+    const oneKey = ['arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'];
+    expect(resourceCriterion(oneKey, 'allow').matches(kmsAnyKey)).toBe(false);
+    expect(resourceCriterion(oneKey, 'approve').matches(kmsAnyKey)).toBe(false);
+    expect(resourceCriterion(oneKey, 'deny').matches(kmsAnyKey)).toBe(true);
+    expect(resourceCriterion(['arn:aws:kms:*:123456789012:key/*'], 'allow').matches(kmsAnyKey)).toBe(true);
+    // A literal resource is matched as ever, whatever its characters.
+    const literalStar = facts({ resource: 'arn:aws:s3:::reports/*' });
+    expect(resourceCriterion(['arn:aws:s3:::reports/${*}'], 'allow').matches(literalStar)).toBe(true);
+    expect(resourceCriterion(['arn:aws:s3:::reports/q3.csv'], 'deny').matches(literalStar)).toBe(false);
   });
 });

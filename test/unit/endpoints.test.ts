@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { endpointHost, isAwsHost, isS3Host, partitionOf, splitAuthority, virtualHostedBucket } from '../../src/aws/endpoints.js';
 import { hostServesService } from '../../src/aws/host-service.js';
-import { checkPayloadMode } from '../../src/aws/payload.js';
+import { payloadModeOf } from '../../src/aws/payload.js';
 import { protocolOf } from '../../src/aws/protocol.js';
 import { isCountersignError } from '../../src/errors.js';
 
@@ -125,23 +125,20 @@ describe('protocolOf', () => {
   });
 });
 
-describe('checkPayloadMode', () => {
-  it('accepts a hex SHA-256 and the unsigned payload modes', () => {
-    expect(() => checkPayloadMode({ 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' })).not.toThrow();
-    expect(() => checkPayloadMode({ 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' })).not.toThrow();
-    expect(() => checkPayloadMode({ 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' })).not.toThrow();
+describe('payloadModeOf', () => {
+  it('names each payload mode by x-amz-content-sha256', () => {
+    expect(payloadModeOf({ 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' })).toBe('hashed');
+    expect(payloadModeOf({ 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' })).toBe('unsigned');
+    expect(payloadModeOf({ 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' })).toBe('unsigned');
+    expect(payloadModeOf({ 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' })).toBe('chunks');
+    expect(payloadModeOf({ 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' })).toBe('chunks-trailer');
+    expect(payloadModeOf({})).toBe('absent');
   });
 
-  it('refuses signed streaming payloads as unsupported', () => {
-    expect(refusal(() => checkPayloadMode({ 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }))).toEqual({
-      code: 'UnsupportedSigning',
-      message: 'The payload mode STREAMING-AWS4-HMAC-SHA256-PAYLOAD (signed chunks) is not supported yet.',
-    });
-  });
-
-  it('refuses a missing or malformed payload hash', () => {
-    expect(refusal(() => checkPayloadMode({}))).toEqual({ code: 'MalformedAuthorization', message: 'S3 requests must carry x-amz-content-sha256.' });
-    expect(refusal(() => checkPayloadMode({ 'x-amz-content-sha256': 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855' })).code).toBe('MalformedAuthorization');
-    expect(refusal(() => checkPayloadMode({ 'x-amz-content-sha256': 'abc' })).code).toBe('MalformedAuthorization');
+  it('refuses SigV4a chunks, repeated and malformed payload hashes', () => {
+    expect(refusal(() => payloadModeOf({ 'x-amz-content-sha256': 'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD' })).code).toBe('UnsupportedSigning');
+    expect(refusal(() => payloadModeOf({ 'x-amz-content-sha256': ['UNSIGNED-PAYLOAD', 'UNSIGNED-PAYLOAD'] as unknown as string })).code).toBe('MalformedAuthorization');
+    expect(refusal(() => payloadModeOf({ 'x-amz-content-sha256': 'E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855' })).code).toBe('MalformedAuthorization');
+    expect(refusal(() => payloadModeOf({ 'x-amz-content-sha256': 'abc' })).code).toBe('MalformedAuthorization');
   });
 });

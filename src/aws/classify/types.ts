@@ -7,6 +7,12 @@ import type { QueryParams } from '../query-string.js';
 export interface ActionOnResource {
   readonly action: string;
   readonly resource: ResourceRef;
+  /**
+   * The ARN is a pattern covering more than the request names (RunInstances' `instance/*`, a KMS
+   * alias as `key/*`, a secret name as `name-??????`): an allow rule must cover all of it, a deny
+   * rule that overlaps it applies. Absent: the ARN is literal (an S3 key may contain `*`).
+   */
+  readonly wildcard?: true;
 }
 
 /** What a request asks for, in IAM terms. */
@@ -21,21 +27,27 @@ export interface Classification {
   readonly parameters: Readonly<Record<string, string>>;
 }
 
-/** Everything a classifier may read. Bodies are present only for services that buffer them. */
-export interface ClassifyInput {
+/** What a classifier may read before the body: everything but the body. */
+export interface ClassifyHead {
   readonly method: string;
   readonly host: string;
   readonly rawPath: string;
   readonly query: QueryParams;
   readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer | undefined;
+  /** SigV4 signing name and region from the verified credential scope. */
   readonly service: string;
   readonly region: string;
 }
 
-export interface ServiceClassifier {
+/** Everything a classifier may read. The body is present only when the plan asked for it. */
+export interface ClassifyInput extends ClassifyHead {
+  readonly body: Buffer | undefined;
+}
+
+/** A request placed by its head: how its errors are shaped, whether its body is needed, and the rest. */
+export interface ClassificationPlan {
   readonly protocol: Protocol;
-  /** JSON and query APIs carry their parameters in the body, so it is read before deciding. */
+  /** JSON and query APIs carry their operation and members in the body, so it is read before deciding. */
   readonly buffersBody: boolean;
-  classify(input: ClassifyInput): Classification;
+  classify(body: Buffer | undefined): Classification;
 }

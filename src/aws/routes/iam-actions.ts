@@ -417,6 +417,10 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
   const partition = partitionOf(ctx.region);
   const literalService = /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1];
   const wildcard = filterWildcard || template.replace(REFERENCE, '').includes('*');
+  // In a pattern ARN a `*` or `?` from the request would read as a wildcard too: refuse, never widen.
+  if (wildcard && valueLists.some((list) => list.some((v) => /[*?$]/.test(v)))) {
+    return { kind: 'refuse', reason: 'a value with IAM wildcard characters (*, ?, $) names a resource only partly' };
+  }
   const out: ResourceRef[] = [];
   for (const combo of combos) {
     // Exactly one member and it is an ARN: a template that is just that member, or an ARN of the

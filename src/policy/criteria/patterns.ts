@@ -1,4 +1,5 @@
 import { compileGlobs } from '../glob.js';
+import { globCovers, globsOverlap } from '../glob-relations.js';
 import type { Criterion, PairFacts } from './types.js';
 
 /** Agents by name or glob, or `group:NAME` for members of a directory group. */
@@ -16,4 +17,18 @@ export function agentCriterion(patterns: readonly string[]): Criterion {
 export function globCriterion(code: Criterion['code'], patterns: readonly string[], field: (facts: PairFacts) => string, caseInsensitive = false): Criterion {
   const matcher = compileGlobs(patterns, { caseInsensitive });
   return { code, matches: (facts) => matcher(field(facts)) };
+}
+
+/**
+ * Resources by ARN glob. A literal resource is matched; a pattern (a resource the request names
+ * only partly) must be covered by an allowing rule and merely overlap a denying one, so neither
+ * a grant nor a deny can be slipped past by naming a resource vaguely.
+ */
+export function resourceCriterion(patterns: readonly string[], effect: 'allow' | 'approve' | 'deny'): Criterion {
+  const matcher = compileGlobs(patterns);
+  const relation = effect === 'deny' ? globsOverlap : globCovers;
+  return {
+    code: 'RESOURCE_MISMATCH',
+    matches: (facts) => (facts.resourceIsPattern ? patterns.some((p) => relation(p, facts.resource)) : matcher(facts.resource)),
+  };
 }

@@ -9,6 +9,8 @@ export interface PairFacts {
   readonly action: string;
   /** The resource with its account filled in for the rule being tested. */
   readonly resource: string;
+  /** The resource is a pattern (`instance/*`): rules are tested for covering or overlapping it, not matching it. */
+  readonly resourceIsPattern: boolean;
   /** The account the call runs in (from the resource ARN, else the rule's role). */
   readonly account: string;
   readonly parameters: Readonly<Record<string, string>>;

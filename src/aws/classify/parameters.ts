@@ -1,0 +1,59 @@
+import { parseFormBody } from '../query-string.js';
+import { locationReader, type RequestParts } from '../routes/iam-actions.js';
+import type { RouteOperation } from '../routes/table.js';
+
+/**
+ * The request parameters a policy rule may test (`conditions.parameters`), as strings:
+ *  - JSON bodies: every top-level member; strings as sent, anything else as compact JSON;
+ *  - query/EC2 forms: every parameter but Action and Version (flattened names: `Tags.member.1.Key`);
+ *  - REST: path labels (Bucket, Key, FunctionName, ...), the members the IAM entries read
+ *    (VersionId, ACL, CopySource, ...) and camel-case query parameters by their capitalised
+ *    name (prefix → Prefix).
+ * JSON documents inside strings (IAM PolicyDocument) are re-serialised compactly, so a rule's
+ * glob like `*"Action":"*"*` does not depend on the agent's whitespace.
+ */
+export function parametersOf(op: RouteOperation, parts: RequestParts): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (parts.protocol === 'query' || parts.protocol === 'ec2') {
+    const form = parts.body !== undefined && parts.body.length > 0 ? parseFormBody(parts.body) : new Map<string, string>();
+    for (const [key, value] of Object.entries(parts.query)) if (!form.has(key)) form.set(key, typeof value === 'string' ? value : (value[0] ?? ''));
+    for (const [key, value] of form) if (key !== 'Action' && key !== 'Version') out[key] = compactJson(value);
+    return out;
+  }
+  if (parts.body !== undefined && (parts.protocol === 'json' || parts.protocol === 'rest-json')) {
+    const json = parseObject(parts.body);
+    for (const [key, value] of Object.entries(json ?? {})) out[key] = typeof value === 'string' ? compactJson(value) : JSON.stringify(value);
+  }
+  if (parts.protocol === 'json') return out;
+  for (const [name, value] of Object.entries(parts.query)) {
+    if (/^[a-z][A-Za-z]*$/.test(name)) out[name.charAt(0).toUpperCase() + name.slice(1)] = typeof value === 'string' ? value : value.join(',');
+  }
+  const read = locationReader(parts);
+  for (const [member, location] of Object.entries(op.members)) {
+    if (member.includes('.') || location.startsWith('body:') || location.startsWith('xml:')) continue;
+    const values = read(location);
+    if (values !== undefined && values.length > 0) out[member] = values.join(',');
+  }
+  for (const [label, value] of Object.entries(parts.labels ?? {})) out[label] = value;
+  return out;
+}
+
+function parseObject(body: Buffer): Record<string, unknown> | undefined {
+  if (body.length === 0) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function compactJson(value: string): string {
+  const first = value.trimStart().charAt(0);
+  if (first !== '{' && first !== '[') return value;
+  try {
+    return JSON.stringify(JSON.parse(value));
+  } catch {
+    return value; // not JSON after all: the text as sent
+  }
+}

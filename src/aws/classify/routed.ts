@@ -1,0 +1,136 @@
+import { CountersignError } from '../../errors.js';
+import { parseFormBody } from '../query-string.js';
+import type { Protocol } from '../protocol.js';
+import { iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
+import { findService, matchQueryOperation, matchRestOperation, matchTargetOperation, type ModelProtocol, type RouteOperation, type RouteService } from '../routes/table.js';
+import { parametersOf } from './parameters.js';
+import type { Classification, ClassifyHead, ClassificationPlan } from './types.js';
+
+/**
+ * Every AWS service, from the generated route table (src/aws/routes, docs/classification.md):
+ * the credential scope's signing name and the request's shape pick the service model, the
+ * protocol the request speaks picks the matcher, and the operation's IAM entries are filled in
+ * from the request. Anything the table cannot place is refused, never guessed.
+ *
+ * Classification runs in two steps because the body is read only when it must be: the head
+ * says which protocol and (for REST) which operation, and so whether the body is needed; the
+ * body then completes JSON and query requests, whose operation and members live in it.
+ */
+
+function unclassified(why: string): CountersignError {
+  return new CountersignError('UnclassifiedRequest', `Request not classified: ${why}.`);
+}
+
+/** How the SDK of a protocol expects its errors shaped. */
+const ERROR_SHAPE: Readonly<Record<ModelProtocol, Protocol>> = { json: 'json', 'rest-json': 'json', 'rest-xml': 'rest-xml', query: 'query', ec2: 'query' };
+
+/** The protocol a request speaks, from its head: JSON has a target, query a form or Action; the rest is REST. */
+function wireProtocol(head: ClassifyHead): 'json' | 'query' | 'rest' {
+  if (head.headers['x-amz-target'] !== undefined) return 'json';
+  const contentType = head.headers['content-type'];
+  if (typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/x-www-form-urlencoded') && head.method === 'POST') return 'query';
+  if (head.query.Action !== undefined) return 'query';
+  return 'rest';
+}
+
+function single(value: string | readonly string[] | undefined, name: string): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value.length > 1) throw unclassified(`${name} is given more than once`);
+  return value[0];
+}
+
+/** A body is on its way (its bytes are not read to tell). */
+function hasBody(head: ClassifyHead): boolean {
+  const length = head.headers['content-length'];
+  return head.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+export function planRouted(head: ClassifyHead): ClassificationPlan {
+  const wire = wireProtocol(head);
+  if (wire === 'json') return jsonPlan(head);
+  if (wire === 'query') return queryPlan(head);
+  return restPlan(head);
+}
+
+function jsonPlan(head: ClassifyHead): ClassificationPlan {
+  const target = single(head.headers['x-amz-target'], 'X-Amz-Target') ?? '';
+  const dot = target.lastIndexOf('.');
+  const service = findService(head.service, { host: head.host, targetPrefix: dot === -1 ? target : target.slice(0, dot) });
+  if (service === undefined) throw unclassified(`no ${head.service} API answers X-Amz-Target "${target.slice(0, 96)}"`);
+  const operation = matchTargetOperation(service, target);
+  if (operation === undefined) throw unclassified(`${service.id} has no operation "${target.slice(dot + 1, dot + 97)}"`);
+  return { protocol: 'json', buffersBody: true, classify: (body) => complete(head, service, operation, { protocol: 'json', body }) };
+}
+
+function queryPlan(head: ClassifyHead): ClassificationPlan {
+  // Action and Version may be in the form body: the service and operation are known only with it.
+  return {
+    protocol: 'query',
+    buffersBody: true,
+    classify(body) {
+      const form = body !== undefined && body.length > 0 ? parseFormBody(body) : new Map<string, string>();
+      for (const name of ['Action', 'Version']) {
+        const inQuery = single(head.query[name], name);
+        const inForm = form.get(name);
+        // One parameter, two values: refuse rather than pick the one AWS might not.
+        if (inQuery !== undefined && inForm !== undefined && inQuery !== inForm) throw unclassified(`${name} differs between the URL and the body`);
+      }
+      const action = form.get('Action') ?? single(head.query.Action, 'Action');
+      if (action === undefined || action === '') throw unclassified('the query request has no Action');
+      const version = form.get('Version') ?? single(head.query.Version, 'Version');
+      const service = findService(head.service, { host: head.host, path: head.rawPath, action, ...(version !== undefined && { version }) });
+      if (service === undefined) throw unclassified(`no ${head.service} API has the action "${action.slice(0, 96)}"${version === undefined ? '' : ` in version ${version.slice(0, 32)}`}`);
+      const operation = matchQueryOperation(service, action, version);
+      if (operation === undefined) throw unclassified(`${service.id} has no action "${action.slice(0, 96)}"`);
+      return complete(head, service, operation, { protocol: service.protocol === 'ec2' ? 'ec2' : 'query', body });
+    },
+  };
+}
+
+function restPlan(head: ClassifyHead): ClassificationPlan {
+  const path = head.rawPath;
+  const service = findService(head.service, { host: head.host, path });
+  if (service === undefined || !service.protocol.startsWith('rest-')) throw unclassified(`no ${head.service} REST API serves ${head.method} ${path.slice(0, 96)}`);
+  const match = matchRestOperation(service, head.method, path, head.query, head.headers, { host: head.host });
+  if (match === undefined) throw unclassified(`no ${service.id} operation matches ${head.method} ${path.slice(0, 96)}`);
+  if (match.unknownQuery.length > 0) {
+    // A parameter the model does not define may select another operation (S3 adds sub-resources).
+    throw unclassified(`query parameter "${(match.unknownQuery[0] ?? '').slice(0, 64)}" is not defined for ${service.id}:${match.operation.name}`);
+  }
+  // Without x-amz-content-sha256 the signature covers the body's hash, so it must be read to verify.
+  const buffersBody = readsBody(match.operation) || (head.headers['x-amz-content-sha256'] === undefined && hasBody(head));
+  const protocol = service.protocol;
+  return {
+    protocol: ERROR_SHAPE[protocol],
+    buffersBody,
+    classify: (body) => complete(head, service, match.operation, { protocol, body, labels: match.labels }),
+  };
+}
+
+function complete(
+  head: ClassifyHead,
+  service: RouteService,
+  operation: RouteOperation,
+  request: { protocol: ModelProtocol; body: Buffer | undefined; labels?: Readonly<Record<string, string>> },
+): Classification {
+  if (operation.unsigned) throw unclassified(`${service.id}:${operation.name} is an unsigned operation; call AWS directly`);
+  const parts: RequestParts = {
+    ...(request.labels !== undefined && { labels: request.labels }),
+    query: head.query,
+    headers: head.headers,
+    body: request.body,
+    protocol: request.protocol,
+    host: head.host,
+    path: head.rawPath,
+  };
+  const result = iamNeeds(service, operation, requestMembers(operation, parts), { region: head.region });
+  if (!result.ok) throw unclassified(result.reason);
+  return {
+    service: head.service,
+    region: head.region,
+    operation: operation.name,
+    protocol: ERROR_SHAPE[request.protocol],
+    needs: result.needs.map((need) => (need.wildcard ? { action: need.action, resource: need.resource, wildcard: true } : { action: need.action, resource: need.resource })),
+    parameters: parametersOf(operation, parts),
+  };
+}
