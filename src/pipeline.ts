@@ -21,7 +21,7 @@ import { hostServesService } from './aws/host-service.js';
 import { payloadModeOf, type PayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
 import { parseQuery, withoutParams, type QueryParams } from './aws/query-string.js';
-import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_PARAMS, sha256Hex, signRequest, type SigV4Authorization, type SignableRequest } from './aws/sigv4.js';
+import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_ONLY_PARAMS, sha256Hex, signRequest, type SigV4Authorization, type SignableRequest } from './aws/sigv4.js';
 import { signingKey } from './aws/sigv4-verify.js';
 import { decidedEvent, elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
@@ -145,7 +145,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
     throw new CountersignError('MisroutedRequest', `The request was signed for service "${auth.service}" but sent to ${inbound.host}.`);
   }
   // What goes on carries fresh header auth: a presigned URL's own parameters are dropped.
-  const rawQuery = presigned ? withoutParams(inbound.rawQuery, PRESIGN_PARAMS) : inbound.rawQuery;
+  const rawQuery = presigned ? withoutParams(inbound.rawQuery, PRESIGN_ONLY_PARAMS) : inbound.rawQuery;
   const query = presigned ? parseQuery(rawQuery) : signedQuery;
   const plan = planClassification({ method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query, headers, service: auth.service, region: auth.region });
   shape.protocol = plan.protocol;

@@ -64,6 +64,13 @@ export function parseAuthorization(header: string | undefined): SigV4Authorizati
 /** The query parameters of a presigned URL (SigV4 query-string authentication). */
 export const PRESIGN_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token'] as const;
 
+/**
+ * What a presigned URL's request drops before it goes on with header auth: its auth parameters,
+ * and the payload mode smithy's presigner hoists into the query (the forwarded request states
+ * its own).
+ */
+export const PRESIGN_ONLY_PARAMS: readonly string[] = [...PRESIGN_PARAMS, 'x-amz-content-sha256', 'X-Amz-Content-Sha256'];
+
 /** A presigned URL: auth in the query string (X-Amz-Credential present). */
 export function isPresigned(query: Readonly<Record<string, string | string[]>>): boolean {
   return query['X-Amz-Credential'] !== undefined || query['X-Amz-Signature'] !== undefined || query['X-Amz-Algorithm'] !== undefined;

@@ -8,7 +8,7 @@ import type { RouteOperation } from '../routes/table.js';
  *  - query/EC2 forms: every parameter but Action and Version (flattened names: `Tags.member.1.Key`);
  *  - REST: path labels (Bucket, Key, FunctionName, ...), the members the IAM entries read
  *    (VersionId, ACL, CopySource, ...) and camel-case query parameters by their capitalised
- *    name (prefix → Prefix).
+ *    name (prefix → Prefix); never the body's own keys, which may be the caller's payload.
  * JSON documents inside strings (IAM PolicyDocument) are re-serialised compactly, so a rule's
  * glob like `*"Action":"*"*` does not depend on the agent's whitespace.
  */
@@ -20,19 +20,21 @@ export function parametersOf(op: RouteOperation, parts: RequestParts): Record<st
     for (const [key, value] of form) if (key !== 'Action' && key !== 'Version') out[key] = compactJson(value);
     return out;
   }
-  if (parts.body !== undefined && (parts.protocol === 'json' || parts.protocol === 'rest-json')) {
-    const json = parseObject(parts.body);
+  if (parts.protocol === 'json') {
+    const json = parts.body === undefined ? undefined : parseObject(parts.body);
     for (const [key, value] of Object.entries(json ?? {})) out[key] = typeof value === 'string' ? compactJson(value) : JSON.stringify(value);
+    return out;
   }
-  if (parts.protocol === 'json') return out;
+  // REST: a body may be a payload of the caller's own (Lambda Invoke), so only modelled members count.
   for (const [name, value] of Object.entries(parts.query)) {
-    if (/^[a-z][A-Za-z]*$/.test(name)) out[name.charAt(0).toUpperCase() + name.slice(1)] = typeof value === 'string' ? value : value.join(',');
+    const text = typeof value === 'string' ? value : value.join(',');
+    if (/^[a-z][A-Za-z]*$/.test(name) && text !== '') out[name.charAt(0).toUpperCase() + name.slice(1)] = text;
   }
   const read = locationReader(parts);
   for (const [member, location] of Object.entries(op.members)) {
-    if (member.includes('.') || location.startsWith('body:') || location.startsWith('xml:')) continue;
+    if (member.includes('.') || location.includes('[]')) continue;
     const values = read(location);
-    if (values !== undefined && values.length > 0) out[member] = values.join(',');
+    if (values !== undefined && values.length > 0) out[member] = values.map(compactJson).join(',');
   }
   for (const [label, value] of Object.entries(parts.labels ?? {})) out[label] = value;
   return out;

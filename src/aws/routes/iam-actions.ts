@@ -418,7 +418,7 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
   const literalService = /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1];
   const wildcard = filterWildcard || template.replace(REFERENCE, '').includes('*');
   // In a pattern ARN a `*` or `?` from the request would read as a wildcard too: refuse, never widen.
-  if (wildcard && valueLists.some((list) => list.some((v) => /[*?$]/.test(v)))) {
+  if (wildcard && members.some((ref) => read(ref.path)?.some((v) => /[*?$]/.test(v)) === true)) {
     return { kind: 'refuse', reason: 'a value with IAM wildcard characters (*, ?, $) names a resource only partly' };
   }
   const out: ResourceRef[] = [];
