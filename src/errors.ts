@@ -33,6 +33,11 @@ export const ERROR_CATALOGUE = {
     awsCode: 'InvalidRequest',
     hint: 'Sign with AWS4-HMAC-SHA256 (in the Authorization header or a presigned URL); SigV4a is not supported.',
   },
+  MalformedChunkedBody: {
+    status: 400,
+    awsCode: 'IncompleteBody',
+    hint: 'Send a complete aws-chunked body as an AWS SDK writes it (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): size;chunk-signature=... lines, a final zero chunk, trailers with x-amz-trailer-signature.',
+  },
   ExpiredPresignedUrl: {
     status: 403,
     awsCode: 'AccessDenied',

@@ -14,21 +14,20 @@
  */
 import type { ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
-import { chunkResigner, type ChunkChain } from './aws/chunked.js';
+import { chunkChain, chunkResigner, type ChunkChain } from './aws/chunked.js';
 import { planClassification, type Classification, type ClassificationPlan } from './aws/classify/index.js';
 import { sendAwsError } from './aws/error-response.js';
 import { hostServesService } from './aws/host-service.js';
 import { payloadModeOf, type PayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
 import { parseQuery, withoutParams, type QueryParams } from './aws/query-string.js';
-import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_ONLY_PARAMS, sha256Hex, signRequest, type SigV4Authorization, type SignableRequest } from './aws/sigv4.js';
-import { signingKey } from './aws/sigv4-verify.js';
+import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_ONLY_PARAMS, sha256Hex, signRequest, type SignableRequest } from './aws/sigv4.js';
 import { decidedEvent, elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
 import { sessionPolicy } from './broker/session-policy.js';
 import { readBody } from './edge/body.js';
-import type { InboundRequest } from './edge/inbound.js';
+import { acceptBody, type InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget } from './forward/target.js';
@@ -94,7 +93,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   // The protocol errors are shaped in, refined as identify learns the service.
   const shape: { protocol: Protocol } = { protocol: protocolOf(undefined, inbound.message.headers) };
   try {
-    const verified = await identify(deps, inbound, audit, shape);
+    const verified = await identify(deps, inbound, res, audit, shape);
     const classification = verified.plan.classify(verified.body);
     recordClassification(audit, classification);
     const decision = decide(deps.policy(), {
@@ -130,7 +129,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
 }
 
 /** identify: parse the signature, find the agent, place the request, read the body if needed, verify. */
-async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: RequestAudit, shape: { protocol: Protocol }): Promise<Verified> {
+async function identify(deps: PipelineDeps, inbound: InboundRequest, res: ServerResponse, audit: RequestAudit, shape: { protocol: Protocol }): Promise<Verified> {
   const headers = inbound.message.headers;
   const signedQuery = parseQuery(inbound.rawQuery);
   const presigned = isPresigned(signedQuery);
@@ -152,6 +151,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
   const payload = payloadModeOf(headers);
   const chunked = payload === 'chunks' || payload === 'chunks-trailer';
   if (chunked && plan.buffersBody) throw new CountersignError('UnsupportedSigning', 'Signed chunks are supported for uploads only; send this operation\'s body with a hex payload hash.');
+  if (plan.buffersBody) acceptBody(inbound.message, res);
   const body = plan.buffersBody ? await readBody(inbound.message, deps.maxBufferedBodyBytes) : undefined;
   if (body !== undefined && payload === 'hashed' && sha256Hex(body) !== headers['x-amz-content-sha256']) {
     throw new CountersignError('SignatureMismatch', 'The body does not match its x-amz-content-sha256.');
@@ -165,13 +165,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, audit: Requ
     : { method: inbound.method, host: inbound.host, rawPath: inbound.rawPath, query: signedQuery, headers: signed.values, body };
   const identity = verifyAgent(request, auth, key);
   const verified = { identity, plan, query, rawQuery, body, payload };
-  return chunked ? { ...verified, agentChunks: chunkChainOf(key.secret, auth, signed.values['x-amz-date'] ?? '') } : verified;
-}
-
-/** The chain of chunk signatures a SigV4 request starts: its key, date, scope and signature. */
-function chunkChainOf(secret: string, auth: Pick<SigV4Authorization, 'region' | 'service' | 'signature'>, longDate: string): ChunkChain {
-  const shortDate = longDate.slice(0, 8);
-  return { signingKey: signingKey(secret, shortDate, auth.region, auth.service), longDate, scope: `${shortDate}/${auth.region}/${auth.service}/aws4_request`, seedSignature: auth.signature };
+  return chunked ? { ...verified, agentChunks: chunkChain(key.secret, signed.values['x-amz-date'] ?? '', auth.region, auth.service, auth.signature) } : verified;
 }
 
 /** mint, sign, forward, and stream the answer back. */
@@ -208,6 +202,7 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   const signingDate = new Date();
   const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service, signingDate);
   const outgoing = body ?? (requestHasBody(inbound) ? inbound.message : undefined);
+  if (outgoing === inbound.message) acceptBody(inbound.message, res);
 
   const upstreamStart = process.hrtime.bigint();
   try {
@@ -217,7 +212,7 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
         path: verified.rawQuery === '' ? target.rawPath : `${target.rawPath}?${verified.rawQuery}`,
         method: inbound.method,
         headers: signedHeaders,
-        body: verified.agentChunks === undefined || outgoing === undefined ? outgoing : resignedChunks(verified, outgoing, minted.credentials.secretAccessKey, signedHeaders, classification),
+        body: verified.agentChunks === undefined || outgoing === undefined ? outgoing : resignedChunks(verified, outgoing, inbound.message.headers['x-amz-decoded-content-length'], minted.credentials.secretAccessKey, signedHeaders, classification),
       },
       res,
       (status, rawHeaders) => {
@@ -231,14 +226,16 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
 }
 
 /** Signed chunks: each verified against the agent's chain and re-signed in the chain of the outgoing signature. */
-function resignedChunks(verified: Verified, body: Readable | Buffer, secret: string, signedHeaders: Readonly<Record<string, string>>, classification: Classification): Readable | Buffer {
+function resignedChunks(verified: Verified, body: Readable | Buffer, decodedLength: string | string[] | undefined, secret: string, signedHeaders: Readonly<Record<string, string>>, classification: Classification): Readable | Buffer {
   const agentChunks = verified.agentChunks;
   if (agentChunks === undefined) return body;
   const signature = /Signature=([0-9a-f]{64})/.exec(signedHeaders.authorization ?? '')?.[1];
   const longDate = signedHeaders['x-amz-date'];
   if (signature === undefined || longDate === undefined) throw new CountersignError('InternalError', 'The re-signed request carries no signature to chain its chunks to.');
-  const sign = chunkChainOf(secret, { region: classification.region, service: classification.service, signature }, longDate);
-  const resigner = chunkResigner({ verify: agentChunks, sign, trailer: verified.payload === 'chunks-trailer' });
+  const sign = chunkChain(secret, longDate, classification.region, classification.service, signature);
+  // The chunk sizes must add up to what the agent signed as X-Amz-Decoded-Content-Length.
+  const declared = typeof decodedLength === 'string' && /^\d{1,15}$/.test(decodedLength) ? Number(decodedLength) : undefined;
+  const resigner = chunkResigner({ verify: agentChunks, sign, trailer: verified.payload === 'chunks-trailer', ...(declared !== undefined && { decodedContentLength: declared }) });
   // pipeline: a client that goes away, or a chunk that fails, ends both sides.
   pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, resigner, () => {});
   return resigner;
@@ -273,6 +270,8 @@ async function holdForApproval({ deps, inbound, audit, res }: RequestContext, { 
   const onClose = () => hangUp.abort();
   res.once('close', onClose);
   const holdStart = process.hrtime.bigint();
+  // Binding the approval to an unbuffered body reads it.
+  if (verified.body === undefined && requestHasBody(inbound)) acceptBody(inbound.message, res);
   try {
     const outcome = await deps.approvals.hold({
       requestId: inbound.id,

@@ -84,7 +84,7 @@ const DEFAULT_MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 const MAX_HEADER_BYTES = 128;
 /** Trailers are a checksum or two. */
 const MAX_TRAILER_BYTES = 8 * 1024;
-/** A chunk's data in more pieces than this is joined into one buffer before it is forwarded. */
+/** A chunk's data in more pieces than this is copied into one buffer. */
 const MAX_PIECES = 16;
 const CR = 0x0d;
 const LF = 0x0a;
@@ -99,7 +99,7 @@ const sha256Hex: (data: string | Buffer) => string =
   typeof oneShot === 'function' ? (data) => oneShot('sha256', data, 'hex') : (data) => createHash('sha256').update(data).digest('hex');
 
 function malformed(message: string): CountersignError {
-  return new CountersignError('MalformedAuthorization', `Malformed aws-chunked body: ${message}.`);
+  return new CountersignError('MalformedChunkedBody', `Malformed aws-chunked body: ${message}.`);
 }
 
 function equalSignatures(expected: string, given: string): boolean {
@@ -159,7 +159,11 @@ class ChunkResigner extends Transform {
   private sizeText = '';
   private givenSignature = '';
   private remaining = 0;
+  private chunkSize = 0;
   private data: Buffer[] = [];
+  /** The chunk's data copied into one buffer, once it came in more than MAX_PIECES pieces. */
+  private joined: Buffer | undefined;
+  private joinedLength = 0;
   /** Bytes of a CRLF seen so far. */
   private crlfSeen = 0;
   /** Trailer section: raw lines read and the trailers they name. */
@@ -217,7 +221,7 @@ class ChunkResigner extends Transform {
         }
         case 'data': {
           const take = Math.min(this.remaining, buf.length - pos);
-          this.data.push(buf.subarray(pos, pos + take));
+          this.addData(buf.subarray(pos, pos + take));
           pos += take;
           this.remaining -= take;
           if (this.remaining === 0) this.state = 'dataEnd';
@@ -283,6 +287,7 @@ class ChunkResigner extends Transform {
     this.sizeText = sizeText;
     this.givenSignature = match[2] as string;
     if (size > 0) {
+      this.chunkSize = size;
       this.remaining = size;
       this.state = 'data';
       return;
@@ -303,9 +308,29 @@ class ChunkResigner extends Transform {
     return Buffer.from(`${this.sizeText};chunk-signature=${this.signer.previous}\r\n`, 'latin1');
   }
 
+  /**
+   * Keeps a piece of the current chunk's data. A chunk read in a few pieces is kept (and
+   * forwarded) as those pieces, uncopied; one that trickles in as many small pieces is copied
+   * into one buffer of its size, so a slow sender costs the chunk's bytes and no more.
+   */
+  private addData(piece: Buffer): void {
+    if (this.joined === undefined && this.data.length < MAX_PIECES) {
+      this.data.push(piece);
+      return;
+    }
+    if (this.joined === undefined) {
+      this.joined = Buffer.allocUnsafe(this.chunkSize);
+      this.joinedLength = 0;
+      for (const kept of this.data) this.joinedLength += kept.copy(this.joined, this.joinedLength);
+      this.data = [];
+    }
+    this.joinedLength += piece.copy(this.joined, this.joinedLength);
+  }
+
   private emitChunk(): void {
-    const pieces = this.data;
+    const pieces = this.joined === undefined ? this.data : [this.joined];
     this.data = [];
+    this.joined = undefined;
     let dataHash: string;
     if (pieces.length === 1) dataHash = sha256Hex(pieces[0] as Buffer);
     else {
@@ -314,10 +339,7 @@ class ChunkResigner extends Transform {
       dataHash = hash.digest('hex');
     }
     this.push(this.resign(dataHash));
-    // A chunk read in a few pieces goes out as those pieces, uncopied; one read in many small
-    // pieces is joined once, so the socket does not get thousands of tiny writes.
-    if (pieces.length <= MAX_PIECES) for (const piece of pieces) this.push(piece);
-    else this.push(Buffer.concat(pieces));
+    for (const piece of pieces) this.push(piece);
     this.push(CRLF);
   }
 

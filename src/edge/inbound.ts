@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EntryMode } from '../forward/target.js';
 
 /** A request as it reached countersign, before anything is decided about it. */
@@ -24,4 +24,17 @@ export interface InboundRequest {
 export function splitTarget(target: string): { rawPath: string; rawQuery: string } {
   const q = target.indexOf('?');
   return q === -1 ? { rawPath: target, rawQuery: '' } : { rawPath: target.slice(0, q), rawQuery: target.slice(q + 1) };
+}
+
+const continued = new WeakSet<IncomingMessage>();
+
+/**
+ * `Expect: 100-continue`: the client holds its body back until told to send it. countersign
+ * tells it once the body is about to be read (to verify, classify or forward it), so a refused
+ * request is answered before the client has uploaded anything. Safe to call more than once.
+ */
+export function acceptBody(message: IncomingMessage, res: ServerResponse): void {
+  if (continued.has(message) || message.headers.expect?.toLowerCase() !== '100-continue' || res.headersSent) return;
+  continued.add(message);
+  res.writeContinue();
 }

@@ -33,18 +33,21 @@ export function createProxyServer(deps: ProxyServerDeps): Server {
   /** The host each intercepted TLS connection was opened for with CONNECT (and its port, for non-AWS hosts). */
   const connectHosts = new WeakMap<Socket, { host: string; port?: number }>();
 
-  const intercepted = createServer((req, res) => {
+  const onIntercepted = (req: IncomingMessage, res: ServerResponse): void => {
     const target = connectHosts.get(req.socket);
     if (target?.port !== undefined) forwardToHost(deps.pipeline, req, res, { scheme: 'https', host: target.host, port: target.port }, req.url ?? '/');
     else route(deps, req, res, 'intercept', target?.host);
-  });
+  };
+  // A client that sends `Expect: 100-continue` gets the go-ahead only when its body is read (acceptBody).
+  const intercepted = createServer(onIntercepted).on('checkContinue', onIntercepted);
   intercepted.on('clientError', (_error, socket) => socket.destroy());
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const target = req.url ?? '';
     if (target.startsWith('/')) route(deps, req, res, 'endpoint', undefined);
     else routeAbsolute(deps, req, res, target);
-  });
+  };
+  const server = createServer(onRequest).on('checkContinue', onRequest);
 
   server.on('connect', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
