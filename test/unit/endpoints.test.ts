@@ -103,6 +103,12 @@ describe('hostServesService', () => {
     expect(hostServesService('dynamodb-fips.us-east-1.amazonaws.com', 'dynamodb')).toBe(true);
     expect(hostServesService('bucket.s3.us-west-2.amazonaws.com', 's3')).toBe(true);
     expect(hostServesService('s3.amazonaws.com', 's3')).toBe(true);
+    // Signing names whose hosts carry another endpoint prefix, and account endpoints.
+    expect(hostServesService('bedrock-runtime.us-east-1.amazonaws.com', 'bedrock')).toBe(true);
+    expect(hostServesService('api.ecr.us-east-1.amazonaws.com', 'ecr')).toBe(true);
+    expect(hostServesService('email.us-east-1.amazonaws.com', 'ses')).toBe(true);
+    expect(hostServesService('123456789012.s3-control.us-east-1.amazonaws.com', 's3')).toBe(true);
+    expect(hostServesService('123456789012.ddb.us-east-1.amazonaws.com', 'dynamodb')).toBe(true);
   });
 
   it('refuses hosts of another service', () => {
@@ -110,7 +116,9 @@ describe('hostServesService', () => {
     expect(hostServesService('dynamodb.us-east-1.amazonaws.com', 's3')).toBe(false);
     expect(hostServesService('bucket.s3.amazonaws.com', 'dynamodb')).toBe(false);
     expect(hostServesService('stsx.amazonaws.com', 'sts')).toBe(false);
-    expect(hostServesService('123456789012.s3-control.us-east-1.amazonaws.com', 's3')).toBe(false);
+    expect(hostServesService('s3x.us-east-1.amazonaws.com', 's3')).toBe(false);
+    expect(hostServesService('bedrock.s3.amazonaws.com', 'bedrock')).toBe(false);
+    expect(hostServesService('bedrock-runtime.us-east-1.amazonaws.com', 'ecr')).toBe(false);
   });
 });
 
