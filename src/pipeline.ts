@@ -188,7 +188,7 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   audit.credentialsCached = minted.cached;
 
   const target = chooseTarget(
-    { mode: inbound.mode, scheme: inbound.scheme, authority: inbound.authority, host: inbound.host, rawPath: inbound.rawPath, service: classification.service, region: classification.region },
+    { mode: inbound.mode, scheme: inbound.scheme, authority: inbound.authority, host: inbound.host, rawPath: inbound.rawPath, service: classification.service, endpointPrefix: classification.endpointPrefix, region: classification.region },
     deps.overrides,
   );
   const headers = forwardableRequestHeaders(inbound.message.headers);

@@ -21,14 +21,19 @@ function dnsSuffix(region: string): string {
   return partitionOf(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
 }
 
-/** Services with one global endpoint (signed for us-east-1 in the commercial partition). */
-const GLOBAL_ENDPOINTS: Record<string, string> = { iam: 'iam.amazonaws.com' };
+/** Services with one global endpoint in the commercial partition, by endpoint prefix. */
+const GLOBAL_ENDPOINTS: Readonly<Record<string, string>> = {
+  iam: 'iam.amazonaws.com',
+  route53: 'route53.amazonaws.com',
+  cloudfront: 'cloudfront.amazonaws.com',
+  savingsplans: 'savingsplans.amazonaws.com',
+};
 
-/** The public HTTPS host serving a service's API in a region (SigV4 signing name in). */
-export function endpointHost(signingName: string, region: string): string {
-  const global = GLOBAL_ENDPOINTS[signingName];
+/** The public HTTPS host serving a service's API in a region, by the model's endpoint prefix (bedrock-runtime, api.ecr). */
+export function endpointHost(endpointPrefix: string, region: string): string {
+  const global = Object.hasOwn(GLOBAL_ENDPOINTS, endpointPrefix) ? GLOBAL_ENDPOINTS[endpointPrefix] : undefined;
   if (global !== undefined && partitionOf(region) === 'aws') return global;
-  return `${signingName}.${region}.${dnsSuffix(region)}`;
+  return `${endpointPrefix}.${region}.${dnsSuffix(region)}`;
 }
 
 // BUCKET.s3.amazonaws.com, BUCKET.s3.REGION.amazonaws.com, BUCKET.s3-REGION.amazonaws.com,

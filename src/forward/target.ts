@@ -17,6 +17,8 @@ export interface TargetInput {
   readonly host: string;
   readonly rawPath: string;
   readonly service: string;
+  /** The endpoint prefix of the service's model (bedrock-runtime for a Bedrock Runtime call signed as bedrock). */
+  readonly endpointPrefix: string;
   readonly region: string;
 }
 
@@ -36,7 +38,7 @@ export function chooseTarget(input: TargetInput, overrides: ReadonlyMap<string, 
     return { origin: override.origin, host: override.host, rawPath: basePath + rawPath };
   }
   if (input.mode === 'endpoint') {
-    const host = endpointHost(input.service, input.region);
+    const host = endpointHost(input.endpointPrefix, input.region);
     return { origin: `https://${host}`, host, rawPath: input.rawPath };
   }
   return { origin: `${input.scheme}://${input.authority}`, host: input.authority, rawPath: input.rawPath };

@@ -47,7 +47,8 @@ function classifyWritten(spec: RequestSpec, region: string): Classification {
   if (spec.action !== undefined) {
     const resource: ResourceRef = spec.resource === undefined || spec.resource === '*' ? ANY_RESOURCE : { arn: spec.resource, needsAccount: false };
     const parameters = Object.fromEntries(Object.entries(spec.parameters ?? {}).map(([k, v]) => [k, String(v)]));
-    return { service: spec.action.split(':')[0] ?? '', region, operation: spec.action, protocol: 'query', needs: [{ action: spec.action, resource }], parameters };
+    const service = spec.action.split(':')[0] ?? '';
+    return { service, endpointPrefix: service, region, operation: spec.action, protocol: 'query', needs: [{ action: spec.action, resource }], parameters };
   }
   throw new CountersignError('UnclassifiedRequest', 'A written request needs `request`, `call` or `action`.');
 }

@@ -37,6 +37,9 @@ describe('AWS hosts', () => {
     expect(endpointHost('s3', 'us-west-2')).toBe('s3.us-west-2.amazonaws.com');
     expect(endpointHost('sts', 'us-east-1')).toBe('sts.us-east-1.amazonaws.com');
     expect(endpointHost('iam', 'us-east-1')).toBe('iam.amazonaws.com');
+    expect(endpointHost('route53', 'us-east-1')).toBe('route53.amazonaws.com');
+    expect(endpointHost('bedrock-runtime', 'us-west-2')).toBe('bedrock-runtime.us-west-2.amazonaws.com');
+    expect(endpointHost('api.ecr', 'eu-west-1')).toBe('api.ecr.eu-west-1.amazonaws.com');
     expect(endpointHost('iam', 'eu-west-1')).toBe('iam.amazonaws.com');
     expect(endpointHost('iam', 'cn-north-1')).toBe('iam.cn-north-1.amazonaws.com.cn');
     expect(endpointHost('dynamodb', 'cn-north-1')).toBe('dynamodb.cn-north-1.amazonaws.com.cn');

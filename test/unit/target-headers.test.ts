@@ -110,6 +110,7 @@ describe('chooseTarget', () => {
     host: authority.replace(/:\d+$/, ''),
     rawPath,
     service,
+    endpointPrefix: service,
     region,
   });
   const none = new Map<string, URL>();
@@ -172,6 +173,7 @@ describe('chooseTarget', () => {
       host: '127.0.0.1',
       rawPath,
       service,
+      endpointPrefix: service === 'bedrock' ? 'bedrock-runtime' : service,
       region,
     });
     expect(chooseTarget(endpoint('s3', 'us-west-2', '/bucket/key'), none)).toEqual({
@@ -180,6 +182,8 @@ describe('chooseTarget', () => {
       rawPath: '/bucket/key',
     });
     expect(chooseTarget(endpoint('iam', 'us-east-1', '/'), none)).toEqual({ origin: 'https://iam.amazonaws.com', host: 'iam.amazonaws.com', rawPath: '/' });
+    // Bedrock Runtime signs as bedrock; its model names the host.
+    expect(chooseTarget(endpoint('bedrock', 'us-west-2', '/model/m/converse'), none).host).toBe('bedrock-runtime.us-west-2.amazonaws.com');
     expect(chooseTarget(endpoint('dynamodb', 'cn-north-1', '/'), none)).toEqual({
       origin: 'https://dynamodb.cn-north-1.amazonaws.com.cn',
       host: 'dynamodb.cn-north-1.amazonaws.com.cn',

@@ -127,6 +127,7 @@ function complete(
   if (!result.ok) throw unclassified(result.reason);
   return {
     service: head.service,
+    endpointPrefix: service.endpointPrefix,
     region: head.region,
     operation: operation.name,
     protocol: ERROR_SHAPE[request.protocol],

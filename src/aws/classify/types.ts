@@ -17,7 +17,10 @@ export interface ActionOnResource {
 
 /** What a request asks for, in IAM terms. */
 export interface Classification {
+  /** The SigV4 signing name (from the credential scope). */
   readonly service: string;
+  /** Where the service's model says it lives (`bedrock-runtime`, `api.ecr`): endpoint mode's upstream host. */
+  readonly endpointPrefix: string;
   readonly region: string;
   readonly operation: string;
   readonly protocol: Protocol;
