@@ -1,3 +1,4 @@
+import { accessPointOf } from './classify/access-point.js';
 import { isS3Host } from './endpoints.js';
 import { routeTable } from './routes/table.js';
 
@@ -10,7 +11,7 @@ import { routeTable } from './routes/table.js';
  * DynamoDB's `<account>.ddb`); S3 also has bucket hosts.
  */
 export function hostServesService(host: string, signingName: string): boolean {
-  if (signingName === 's3' && isS3Host(host)) return true;
+  if (signingName === 's3' && (isS3Host(host) || accessPointOf(host) !== undefined)) return true;
   const labels = host.replace(AWS_SUFFIX, '');
   const prefixes = prefixesOf(signingName);
   return prefixes.some((prefix) => startsWithPrefix(labels, prefix) || (ACCOUNT_LABEL.test(labels) && startsWithPrefix(labels.slice(13), prefix)));

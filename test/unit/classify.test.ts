@@ -108,6 +108,18 @@ describe('S3 from the route table', () => {
   });
 });
 
+describe('S3 access points', () => {
+  const host = 'reports-ap-123456789012.s3-accesspoint.eu-west-1.amazonaws.com';
+  it('names the access point and its objects, not a bucket', () => {
+    const get = run({ method: 'GET', host, rawPath: '/2026/q3.csv', service: 's3', region: 'eu-west-1' });
+    expect(pairs(get)).toEqual(['s3:GetObject arn:aws:s3:eu-west-1:123456789012:accesspoint/reports-ap/object/2026/q3.csv']);
+    expect(get.parameters).toMatchObject({ Bucket: 'arn:aws:s3:eu-west-1:123456789012:accesspoint/reports-ap', Key: '2026/q3.csv' });
+    const list = run({ method: 'GET', host, rawPath: '/', query: parseQuery('list-type=2&prefix=2026/'), service: 's3', region: 'eu-west-1' });
+    expect(pairs(list)).toEqual(['s3:ListBucket arn:aws:s3:eu-west-1:123456789012:accesspoint/reports-ap']);
+  });
+
+});
+
 describe('JSON protocol', () => {
   it('names tables in the account of the rule role and reads every table a call touches', () => {
     const get = run(dynamodb('GetItem', { TableName: 'orders', Key: { pk: { S: '1' } } }));

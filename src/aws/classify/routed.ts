@@ -3,6 +3,7 @@ import { parseFormBody } from '../query-string.js';
 import type { Protocol } from '../protocol.js';
 import { iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
 import { findService, matchQueryOperation, matchRestOperation, matchTargetOperation, type ModelProtocol, type RouteOperation, type RouteService } from '../routes/table.js';
+import { ACCESS_POINT_BUCKET, accessPointOf, throughAccessPoint } from './access-point.js';
 import { parametersOf } from './parameters.js';
 import type { Classification, ClassifyHead, ClassificationPlan } from './types.js';
 
@@ -88,11 +89,14 @@ function queryPlan(head: ClassifyHead): ClassificationPlan {
 }
 
 function restPlan(head: ClassifyHead): ClassificationPlan {
-  const path = head.rawPath;
-  const service = findService(head.service, { host: head.host, path });
-  if (service === undefined || !service.protocol.startsWith('rest-')) throw unclassified(`no ${head.service} REST API serves ${head.method} ${path.slice(0, 96)}`);
-  const match = matchRestOperation(service, head.method, path, head.query, head.headers, { host: head.host });
-  if (match === undefined) throw unclassified(`no ${service.id} operation matches ${head.method} ${path.slice(0, 96)}`);
+  const accessPoint = head.service === 's3' ? accessPointOf(head.host) : undefined;
+  // An access point host names no bucket: match with a placeholder bucket in the path, rename its ARNs after.
+  const path = accessPoint === undefined ? head.rawPath : `/${ACCESS_POINT_BUCKET}${head.rawPath === '/' ? '' : head.rawPath}`;
+  const host = accessPoint === undefined ? head.host : undefined;
+  const service = findService(head.service, { ...(host !== undefined && { host }), path });
+  if (service === undefined || !service.protocol.startsWith('rest-')) throw unclassified(`no ${head.service} REST API serves ${head.method} ${head.rawPath.slice(0, 96)}`);
+  const match = matchRestOperation(service, head.method, path, head.query, head.headers, host === undefined ? {} : { host });
+  if (match === undefined) throw unclassified(`no ${service.id} operation matches ${head.method} ${head.rawPath.slice(0, 96)}`);
   if (match.unknownQuery.length > 0) {
     // A parameter the model does not define may select another operation (S3 adds sub-resources).
     throw unclassified(`query parameter "${(match.unknownQuery[0] ?? '').slice(0, 64)}" is not defined for ${service.id}:${match.operation.name}`);
@@ -103,7 +107,11 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
   return {
     protocol: ERROR_SHAPE[protocol],
     buffersBody,
-    classify: (body) => complete(head, service, match.operation, { protocol, body, labels: match.labels }),
+    classify(body) {
+      const classification = complete(head, service, match.operation, { protocol, body, labels: match.labels });
+      if (accessPoint === undefined) return classification;
+      return { ...classification, needs: throughAccessPoint(classification.needs, accessPoint), parameters: { ...classification.parameters, Bucket: accessPoint.arn } };
+    },
   };
 }
 
