@@ -119,9 +119,12 @@ function wireOf(model, protocol, input, rawPath, overlay) {
   const wire = [];
   let location = 'body';
   for (const [i, raw] of segments.entries()) {
-    const m = /^([A-Za-z0-9_-]+)(\[\]|\{\})?$/.exec(raw);
+    // "A[?B]" / "A[!B]": the elements of list A that have / lack member B (JSON and XML only).
+    const m = /^([A-Za-z0-9_-]+)(\[\]|\{\}|\[[?!][A-Za-z0-9_-]+\])?$/.exec(raw);
     if (m === null) return undefined;
     const [, name, suffix] = m;
+    const predicate = suffix !== undefined && /^\[[?!]/.test(suffix) ? suffix : undefined;
+    if (predicate !== undefined && (protocol === 'query' || protocol === 'ec2')) return undefined;
     const member = resolveMember(model, members[name]);
     if (member === undefined) return undefined;
     if (i === 0 && member.location !== undefined) {
@@ -149,7 +152,13 @@ function wireOf(model, protocol, input, rawPath, overlay) {
     }
     shape = member;
     const type = typeOf(member);
-    if (suffix === '[]') {
+    if (predicate !== undefined) {
+      if (type !== 'list') return undefined;
+      shape = resolveMember(model, member.member);
+      const test = resolveMember(model, shape?.members?.[predicate.slice(2, -1)]);
+      if (test === undefined) return undefined;
+      wire[wire.length - 1] += `[${predicate[1]}${test.locationName ?? predicate.slice(2, -1)}]`;
+    } else if (suffix === '[]') {
       if (type !== 'list') return undefined;
       if (protocol === 'ec2') wire.push('#');
       else if (protocol === 'query') wire.push(member.flattened || overlay?.queryWireNames?.[name] ? '#' : `${member.member?.locationName ?? 'member'}.#`);
@@ -173,7 +182,7 @@ function wireOf(model, protocol, input, rawPath, overlay) {
 
 const CONTEXT_VARIABLES = new Set(['Partition', 'Region', 'Account']);
 const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
-const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'any']);
+const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'ssmparameter', 'account', 'any']);
 
 /** Member paths a countersign template reads (not Partition/Region/Account). */
 function referencesOf(template) {
@@ -296,6 +305,7 @@ function createResolver(iam, overrides) {
       return optional || !allRequired ? `?${template}` : template;
     };
     const tagsMember = ['Tags', 'tags', 'TagSpecifications', 'TagList'].find((n) => members[n] !== undefined);
+    const accountMembers = service.accountMembers.filter((m) => typeOf(members[m] ?? {}) === 'string' && members[m]?.location === undefined && memberExists(m));
     const resolved = entries.map((entry, index) => {
       const out = { a: entry.action };
       if (entry.any === true) {
@@ -378,7 +388,8 @@ function createResolver(iam, overrides) {
           // iam-data writes the owning account as ${Account} or ${AccountId}.
           const arnTemplate = type.arn.replaceAll('${AccountId}', '${Account}');
           const variables = [...arnTemplate.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).filter((v) => !CONTEXT_VARIABLES.has(v));
-          if (variables.length === 0) singletons.add(arnTemplate);
+          // A singleton the action needs besides the others (Glue's root catalog), not instead.
+          if (variables.length === 0 && !service.keepSingletons.includes(rt.name)) singletons.add(arnTemplate);
           const single = variables.length === 1;
           let filled = [arnTemplate];
           // A member holding this resource's whole ARN (TrustStoreArn for truststore/${Name}/${Id}).
@@ -388,7 +399,8 @@ function createResolver(iam, overrides) {
           if (arnMember !== undefined) variables.length = 0;
           if (arnMember !== undefined) filled = [`\${${arnMember}}`];
           const unbound = [];
-          const used = new Set();
+          // An account member fills the account, never a name (Glue's CatalogId is no catalog name).
+          const used = new Set(accountMembers);
           let optional = false;
           for (const variable of variables) {
             let binding = entry.vars?.[variable];
@@ -471,6 +483,18 @@ function createResolver(iam, overrides) {
         const pattern = new RegExp(rewrite.pattern, 'g');
         for (const [i, t] of templates.entries()) templates[i] = t.replace(pattern, rewrite.to);
       }
+      // A member naming the owning account (ECR's registryId, Glue's CatalogId) fills the account
+      // of the service's own ARNs; absent, the caller's account (the account filter).
+      for (const m of accountMembers) {
+        for (const [i, t] of templates.entries()) {
+          if (!t.replace(/^\?/, '').startsWith(`arn:\${Partition}:${service.iamPrefix}:`) || !t.includes('${Account}')) continue;
+          templates[i] = t.replaceAll('${Account}', `\${${m}|account}`);
+          paths.add(m);
+        }
+      }
+      // iam:PassRole of a role member the operation may leave out (PutRule's RoleArn, CreateStack's
+      // RoleARN): needed when the request names a role, not refused when it names none.
+      if (entry.action === 'iam:PassRole' && entry.when === undefined && templates.length > 0 && templates.every((t) => t.startsWith('?'))) out.opt = true;
       const unique = [...new Set(templates)];
       if (unique.length > 0) out.r = unique;
       if (unresolved.length > 0) out.x = [...new Set(unresolved)];
@@ -504,7 +528,7 @@ function buildService(entry, overlay, iam, overrides) {
     if (iam.hasService(signingName)) iamPrefix = signingName;
     else if (iam.hasService(md.endpointPrefix)) iamPrefix = md.endpointPrefix;
   }
-  const service = { id, model, iamPrefix, accountMember: undefined, rewrites: fix.rewrites ?? [], dropSeeded: fix.dropSeeded ?? [] };
+  const service = { id, model, iamPrefix, accountMember: undefined, accountMembers: fix.accountMembers ?? [], keepSingletons: fix.keepSingletons ?? [], rewrites: fix.rewrites ?? [], dropSeeded: fix.dropSeeded ?? [] };
   const out = {
     name: className,
     signingName,

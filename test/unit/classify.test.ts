@@ -78,6 +78,7 @@ describe('S3 from the route table', () => {
       's3:GetObject arn:aws:s3:::src/some key.txt',
       's3:PutObject arn:aws:s3:::dst/k',
       's3:GetObjectTagging arn:aws:s3:::src/some key.txt',
+      's3:PutObjectTagging arn:aws:s3:::dst/k',
     ]);
     expect(pairs(run(s3('PUT', '/dst/k', 'partNumber=1&uploadId=u', { 'x-amz-copy-source': 'src/a.txt?versionId=4' })))).toEqual([
       's3:GetObjectVersion arn:aws:s3:::src/a.txt',

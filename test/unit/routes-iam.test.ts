@@ -65,10 +65,12 @@ describe('iamNeeds: S3', () => {
 
   it('CopyObject reads the copy source (the part iam-dataset leaves out)', () => {
     const result = restNeeds('s3', { method: 'PUT', target: '/dest/new.txt', headers: { 'x-amz-copy-source': '/src-bucket/dir/old%20name.txt?versionId=v9' } });
+    // The default tagging directive (COPY) copies the source's tags: read there, written here.
     expect(summary(result)).toEqual([
       's3:GetObjectVersion arn:aws:s3:::src-bucket/dir/old name.txt',
       's3:PutObject arn:aws:s3:::dest/new.txt',
       's3:GetObjectTagging arn:aws:s3:::src-bucket/dir/old name.txt',
+      's3:PutObjectTagging arn:aws:s3:::dest/new.txt',
     ]);
     const replaced = restNeeds('s3', { method: 'PUT', target: '/dest/new.txt', headers: { 'x-amz-copy-source': 'src/k', 'x-amz-tagging-directive': 'REPLACE', 'x-amz-tagging': 'a=b', 'x-amz-acl': 'private' } });
     expect(summary(replaced)).toEqual(['s3:GetObject arn:aws:s3:::src/k', 's3:PutObject arn:aws:s3:::dest/new.txt', 's3:PutObjectTagging arn:aws:s3:::dest/new.txt', 's3:PutObjectAcl arn:aws:s3:::dest/new.txt']);
@@ -84,14 +86,16 @@ describe('iamNeeds: S3', () => {
     expect(summary(result)).toEqual(['s3:PutObject arn:aws:s3:::b/k', 's3:PutObjectTagging arn:aws:s3:::b/k', 's3:PutObjectAcl arn:aws:s3:::b/k']);
   });
 
-  it('DeleteObjects reads the keys from the XML body, and refuses an unread body', () => {
+  it('DeleteObjects reads the keys from the XML body (versions per key), and refuses an unread body', () => {
     const body = '<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a &amp; b.txt</Key></Object><Object><Key>c.txt</Key><VersionId>v1</VersionId></Object><Quiet>true</Quiet></Delete>';
     expect(summary(restNeeds('s3', { method: 'POST', target: '/b?delete', body }))).toEqual([
       's3:DeleteObject arn:aws:s3:::b/a & b.txt',
       's3:DeleteObject arn:aws:s3:::b/c.txt',
-      's3:DeleteObjectVersion arn:aws:s3:::b/a & b.txt',
       's3:DeleteObjectVersion arn:aws:s3:::b/c.txt',
     ]);
+    // An empty VersionId counts as one: the selection never leaves out a key that may be versioned.
+    const empty = '<Delete><Object><Key>k</Key><VersionId></VersionId></Object></Delete>';
+    expect(summary(restNeeds('s3', { method: 'POST', target: '/b?delete', body: empty }))).toEqual(['s3:DeleteObject arn:aws:s3:::b/k', 's3:DeleteObjectVersion arn:aws:s3:::b/k']);
     expect(summary(restNeeds('s3', { method: 'POST', target: '/b?delete' }))).toMatch(/^refused: s3:DeleteObject: .*not read/);
     expect(parseXml('<!DOCTYPE x [<!ENTITY e "x">]><Delete/>')).toBeUndefined();
   });
@@ -156,6 +160,7 @@ describe('iamNeeds: query protocols', () => {
     expect(summary(result)).toEqual([
       'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-123',
       'ec2:RunInstances arn:aws:ec2:us-east-1::instance/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::network-interface/* ! ~',
       'ec2:RunInstances arn:aws:ec2:us-east-1::security-group/sg-1 !',
       'ec2:RunInstances arn:aws:ec2:us-east-1::security-group/sg-2 !',
       'ec2:RunInstances arn:aws:ec2:us-east-1::subnet/subnet-1 !',
@@ -216,5 +221,128 @@ describe('iamNeeds: REST JSON services', () => {
 
   it('fills the account when it is known', () => {
     expect(summary(restNeeds('lambda', { method: 'GET', target: '/2015-03-31/functions/f', account: ACCOUNT }))).toEqual([`lambda:GetFunction arn:aws:lambda:us-east-1:${ACCOUNT}:function:f`]);
+  });
+});
+
+describe('iamNeeds: names, accounts and list selections from the request', () => {
+  it('SSM: a parameter ARN drops the name\'s leading slash and any selector; names SSM rejects are refused', () => {
+    const get = (Name: string) => summary(jsonNeeds('ssm', 'AmazonSSM.GetParameter', { Name }));
+    expect(get('/app/db/url')).toEqual(['ssm:GetParameter arn:aws:ssm:us-east-1::parameter/app/db/url !']);
+    expect(get('plain')).toEqual(['ssm:GetParameter arn:aws:ssm:us-east-1::parameter/plain !']);
+    expect(get('/app/db:3')).toEqual(['ssm:GetParameter arn:aws:ssm:us-east-1::parameter/app/db !']);
+    expect(get(`arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/shared/x:prod`)).toEqual([`ssm:GetParameter arn:aws:ssm:eu-west-1:${ACCOUNT}:parameter/shared/x`]);
+    for (const bad of ['app/db', '/app//db', '/', '/a*', `arn:aws:sqs:us-east-1:${ACCOUNT}:parameter/x`]) expect(get(bad)).toMatch(/^refused/);
+    expect(summary(jsonNeeds('ssm', 'AmazonSSM.GetParameters', { Names: ['/a/b', 'c'] }))).toEqual(['ssm:GetParameters arn:aws:ssm:us-east-1::parameter/a/b !', 'ssm:GetParameters arn:aws:ssm:us-east-1::parameter/c !']);
+    expect(summary(jsonNeeds('ssm', 'AmazonSSM.PutParameter', { Name: '/app/new', Value: 'v' }))).toEqual(['ssm:PutParameter arn:aws:ssm:us-east-1::parameter/app/new !']);
+  });
+
+  it('SSM GetParametersByPath: the path\'s own parameter ARN (IAM evaluates the path, not what is below it)', () => {
+    const byPath = (Path: string) => summary(jsonNeeds('ssm', 'AmazonSSM.GetParametersByPath', { Path, Recursive: true }));
+    expect(byPath('/app')).toEqual(['ssm:GetParametersByPath arn:aws:ssm:us-east-1::parameter/app !']);
+    expect(byPath('/app/')).toEqual(['ssm:GetParametersByPath arn:aws:ssm:us-east-1::parameter/app !']);
+    expect(byPath('/')).toMatch(/^refused/);
+  });
+
+  it('Lambda: a partial ARN (account:function:name) names the function\'s account', () => {
+    const path = (name: string) => `/2015-03-31/functions/${encodeURIComponent(name)}`;
+    expect(summary(restNeeds('lambda', { target: path(`${ACCOUNT}:function:my-fn`) }))).toEqual([`lambda:GetFunction arn:aws:lambda:us-east-1:${ACCOUNT}:function:my-fn`]);
+    expect(summary(restNeeds('lambda', { target: path(`${ACCOUNT}:function:my-fn`), account: '999999999999' }))).toEqual([`lambda:GetFunction arn:aws:lambda:us-east-1:${ACCOUNT}:function:my-fn`]);
+    expect(summary(restNeeds('lambda', { method: 'POST', target: `${path(`${ACCOUNT}:function:my-fn:live`)}/invocations` }))).toEqual([`lambda:InvokeFunction arn:aws:lambda:us-east-1:${ACCOUNT}:function:my-fn:live`]);
+  });
+
+  it('KMS: an alias ARN is any key of the alias\'s account and Region', () => {
+    expect(summary(jsonNeeds('kms', 'TrentService.GenerateDataKey', { KeyId: `arn:aws:kms:us-east-1:${ACCOUNT}:alias/app` }))).toEqual([`kms:GenerateDataKey arn:aws:kms:us-east-1:${ACCOUNT}:key/* ~`]);
+    expect(summary(jsonNeeds('kms', 'TrentService.Encrypt', { KeyId: `arn:aws:kms:eu-west-1:${ACCOUNT}:alias/app` }))).toEqual([`kms:Encrypt arn:aws:kms:eu-west-1:${ACCOUNT}:key/* ~`]);
+  });
+
+  it('ECR: registryId is the repository\'s account; absent, the caller\'s; not an account ID, refused', () => {
+    const get = (body: object) => summary(jsonNeeds('ecr', 'AmazonEC2ContainerRegistry_V20150921.BatchGetImage', { repositoryName: 'app/web', imageIds: [{ imageTag: 'v1' }], ...body }));
+    expect(get({ registryId: ACCOUNT })).toEqual([`ecr:BatchGetImage arn:aws:ecr:us-east-1:${ACCOUNT}:repository/app/web`]);
+    expect(get({})).toEqual(['ecr:BatchGetImage arn:aws:ecr:us-east-1::repository/app/web !']);
+    expect(get({ registryId: 'someone' })).toMatch(/^refused/);
+  });
+
+  it('Glue: a table is authorised on the catalog, the database and the table, in the CatalogId\'s account', () => {
+    const get = (body: object) => summary(jsonNeeds('glue', 'AWSGlue.GetTable', { DatabaseName: 'sales', Name: 'orders', ...body }));
+    expect(get({})).toEqual(['glue:GetTable arn:aws:glue:us-east-1::database/sales !', 'glue:GetTable arn:aws:glue:us-east-1::catalog !', 'glue:GetTable arn:aws:glue:us-east-1::table/sales/orders !']);
+    expect(get({ CatalogId: ACCOUNT })).toEqual([
+      `glue:GetTable arn:aws:glue:us-east-1:${ACCOUNT}:database/sales`,
+      `glue:GetTable arn:aws:glue:us-east-1:${ACCOUNT}:catalog`,
+      `glue:GetTable arn:aws:glue:us-east-1:${ACCOUNT}:table/sales/orders`,
+    ]);
+    expect(get({ CatalogId: `${ACCOUNT}:s3tablescatalog/bucket` })).toMatch(/^refused/);
+  });
+
+  it('EventBridge PutEvents: each named bus, and the default bus only for entries that name none', () => {
+    const put = (Entries: object[]) => summary(jsonNeeds('eventbridge', 'AWSEvents.PutEvents', { Entries }));
+    expect(put([{ Source: 's', EventBusName: 'orders' }])).toEqual(['events:PutEvents arn:aws:events:us-east-1::event-bus/orders !']);
+    expect(put([{ Source: 's', EventBusName: 'orders' }, { Source: 's' }])).toEqual(['events:PutEvents arn:aws:events:us-east-1::event-bus/orders !', 'events:PutEvents arn:aws:events:us-east-1::event-bus/default !']);
+    expect(put([{ Source: 's', EventBusName: `arn:aws:events:us-east-1:${ACCOUNT}:event-bus/x` }])).toEqual([`events:PutEvents arn:aws:events:us-east-1:${ACCOUNT}:event-bus/x`]);
+    expect(put([{ Source: 's', EventBusName: '' }])).toEqual(['events:PutEvents arn:aws:events:us-east-1::event-bus/default !']);
+  });
+
+  it('iam:PassRole only when the request names a role', () => {
+    expect(summary(jsonNeeds('eventbridge', 'AWSEvents.PutRule', { Name: 'nightly', ScheduleExpression: 'rate(1 day)' }))).toEqual(['events:PutRule arn:aws:events:us-east-1::rule/nightly !']);
+    const role = `arn:aws:iam::${ACCOUNT}:role/events`;
+    expect(summary(jsonNeeds('eventbridge', 'AWSEvents.PutRule', { Name: 'nightly', RoleArn: role }))).toEqual(['events:PutRule arn:aws:events:us-east-1::rule/nightly !', `iam:PassRole ${role}`]);
+    expect(summary(queryNeeds('cloudformation', { Action: 'CreateStack', Version: '2010-05-15', StackName: 'web', RoleARN: role }))).toEqual(['cloudformation:CreateStack arn:aws:cloudformation:us-east-1::stack/web/* ! ~', `iam:PassRole ${role}`]);
+    expect(summary(queryNeeds('cloudformation', { Action: 'CreateStack', Version: '2010-05-15', StackName: 'web' }))).toEqual(['cloudformation:CreateStack arn:aws:cloudformation:us-east-1::stack/web/* ! ~']);
+    // An instance profile passes the role inside it, which the request does not name.
+    expect(summary(queryNeeds('ec2', { Action: 'AssociateIamInstanceProfile', Version: '2016-11-15', InstanceId: 'i-1', 'IamInstanceProfile.Arn': `arn:aws:iam::${ACCOUNT}:instance-profile/p` }))).toEqual([
+      'ec2:AssociateIamInstanceProfile arn:aws:ec2:us-east-1::instance/i-1 !',
+      'iam:PassRole arn:aws:iam:::role/* ! ~',
+    ]);
+  });
+
+  it('SNS: iam:PassRole only for delivery-status logging roles', () => {
+    const create = (extra: Record<string, string>) => summary(queryNeeds('sns', { Action: 'CreateTopic', Version: '2010-03-31', Name: 'alerts', ...extra }));
+    expect(create({})).toEqual(['sns:CreateTopic arn:aws:sns:us-east-1::alerts !']);
+    expect(create({ 'Attributes.entry.1.key': 'DisplayName', 'Attributes.entry.1.value': 'A' })).toEqual(['sns:CreateTopic arn:aws:sns:us-east-1::alerts !']);
+    expect(create({ 'Attributes.entry.1.key': 'HTTPSuccessFeedbackRoleArn', 'Attributes.entry.1.value': `arn:aws:iam::${ACCOUNT}:role/sns` })).toEqual(['sns:CreateTopic arn:aws:sns:us-east-1::alerts !', 'iam:PassRole arn:aws:iam:::role/* ! ~']);
+    const topic = `arn:aws:sns:us-east-1:${ACCOUNT}:alerts`;
+    const set = (AttributeName: string, AttributeValue: string) => summary(queryNeeds('sns', { Action: 'SetTopicAttributes', Version: '2010-03-31', TopicArn: topic, AttributeName, AttributeValue }));
+    expect(set('DisplayName', 'A')).toEqual([`sns:SetTopicAttributes ${topic}`]);
+    expect(set('LambdaFailureFeedbackRoleArn', `arn:aws:iam::${ACCOUNT}:role/sns`)).toEqual([`sns:SetTopicAttributes ${topic}`, `iam:PassRole arn:aws:iam::${ACCOUNT}:role/sns`]);
+    expect(set('LambdaFailureFeedbackRoleArn', 'not-a-role')).toMatch(/^refused/);
+  });
+
+  it('DynamoDB Query and Scan: the index ARN alone for an index, the table otherwise', () => {
+    expect(summary(jsonNeeds('dynamodb', 'DynamoDB_20120810.Query', { TableName: 'orders', IndexName: 'by-customer' }))).toEqual(['dynamodb:Query arn:aws:dynamodb:us-east-1::table/orders/index/by-customer !']);
+    const table = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/orders`;
+    expect(summary(jsonNeeds('dynamodb', 'DynamoDB_20120810.Scan', { TableName: table, IndexName: 'by-customer' }))).toEqual([`dynamodb:Scan ${table}/index/by-customer`]);
+    expect(summary(jsonNeeds('dynamodb', 'DynamoDB_20120810.Scan', { TableName: table }))).toEqual([`dynamodb:Scan ${table}`]);
+    expect(summary(jsonNeeds('dynamodb', 'DynamoDB_20120810.Query', { TableName: 'a b', IndexName: 'i' }))).toMatch(/^refused/);
+  });
+
+  it('EC2 RunInstances: subnets and security groups per network interface, the defaults when none is named, launch templates by name', () => {
+    const run = (form: Record<string, string>) => summary(queryNeeds('ec2', { Action: 'RunInstances', Version: '2016-11-15', MinCount: '1', MaxCount: '1', ...form }));
+    expect(run({ ImageId: 'ami-1', 'NetworkInterface.1.DeviceIndex': '0', 'NetworkInterface.1.SubnetId': 'subnet-1', 'NetworkInterface.1.SecurityGroupId.1': 'sg-1' })).toEqual([
+      'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-1',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::instance/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::network-interface/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::security-group/sg-1 !',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::subnet/subnet-1 !',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::volume/* ! ~',
+    ]);
+    expect(run({ ImageId: 'ami-1' })).toEqual([
+      'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-1',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::instance/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::network-interface/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::volume/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::security-group/* ! ~',
+      'ec2:RunInstances arn:aws:ec2:us-east-1::subnet/* ! ~',
+    ]);
+    const byName = run({ 'LaunchTemplate.LaunchTemplateName': 'web' });
+    expect(byName).toContain('ec2:RunInstances arn:aws:ec2:us-east-1::launch-template/* ! ~');
+    expect(byName).toContain('ec2:RunInstances arn:aws:ec2:us-east-1::image/* ~');
+    expect(byName).toContain('iam:PassRole arn:aws:iam:::role/* ! ~');
+  });
+
+  it('list selections are read from JSON and XML bodies only', () => {
+    const op = service('eventbridge').operations.get('PutEvents') as RouteOperation;
+    const read = requestMembers(op, { query: {}, headers: {}, body: Buffer.from('{"Entries":[{"EventBusName":"a"},{},{"EventBusName":null}]}'), protocol: 'json' });
+    expect(read('Entries[!EventBusName]')).toEqual(['{}', '{"EventBusName":null}']);
+    const form = requestMembers({ ...op, members: { 'Entries[!EventBusName]': 'body:Entries.member.#[!EventBusName]' } }, { query: {}, headers: {}, body: Buffer.from('Action=PutEvents'), protocol: 'query' });
+    expect(form('Entries[!EventBusName]')).toBeUndefined();
   });
 });

@@ -68,7 +68,27 @@ function asList(value: string | readonly string[] | undefined): string[] {
   return typeof value === 'string' ? [value] : [...value];
 }
 
-/** Walks a JSON value along a wire path ("A.B[].C"; "RequestItems.*" for a map's keys). */
+/**
+ * A list segment that keeps some elements: `Objects[?VersionId]` those that have the member,
+ * `Entries[!EventBusName]` those that lack it. An element whose member is present but empty
+ * counts for both, so a selection never leaves out an element that might belong to it.
+ */
+const PREDICATE = /^([A-Za-z0-9_-]+)\[([?!])([A-Za-z0-9_-]+)\]$/;
+
+/** Whether a list element passes a predicate, given its member: undefined absent, "" empty. */
+function selects(predicate: RegExpExecArray, member: string | undefined): boolean {
+  if (member === '') return true;
+  return predicate[2] === '?' ? member !== undefined : member === undefined;
+}
+
+function jsonMember(element: unknown, name: string): string | undefined {
+  if (element === null || typeof element !== 'object' || Array.isArray(element)) return undefined;
+  const value = (element as Record<string, unknown>)[name];
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Walks a JSON value along a wire path ("A.B[].C"; "RequestItems.*" for a map's keys; "A[?B].C"). */
 function walkJson(value: unknown, segments: readonly string[]): unknown[] {
   let current: unknown[] = [value];
   for (const segment of segments) {
@@ -79,11 +99,13 @@ function walkJson(value: unknown, segments: readonly string[]): unknown[] {
         next.push(...Object.keys(item));
         continue;
       }
-      const list = segment.endsWith('[]');
-      const child = (item as Record<string, unknown>)[list ? segment.slice(0, -2) : segment];
+      const predicate = PREDICATE.exec(segment);
+      const list = predicate !== null || segment.endsWith('[]');
+      const name = predicate?.[1] ?? (list ? segment.slice(0, -2) : segment);
+      const child = (item as Record<string, unknown>)[name];
       if (child === undefined || child === null) continue;
       if (list) {
-        if (Array.isArray(child)) next.push(...(child as unknown[]));
+        if (Array.isArray(child)) next.push(...(child as unknown[]).filter((element) => predicate === null || selects(predicate, jsonMember(element, predicate[3] ?? ''))));
       } else next.push(child);
     }
     current = next;
@@ -183,8 +205,15 @@ export function parseXml(text: string): XmlElement | undefined {
 function walkXml(root: XmlElement, segments: readonly string[]): string[] {
   let current: XmlElement[] = [root];
   for (const segment of segments) {
-    const name = segment.replace(/\[\]$|\{\}$/, '');
+    const predicate = PREDICATE.exec(segment);
+    const name = predicate?.[1] ?? segment.replace(/\[\]$|\{\}$/, '');
     current = current.flatMap((e) => e.children.filter((c) => c.name === name));
+    if (predicate !== null) {
+      current = current.filter((e) => {
+        const member = e.children.find((c) => c.name === predicate[3]);
+        return selects(predicate, member === undefined ? undefined : member.children.length > 0 ? '{}' : member.text);
+      });
+    }
   }
   return current.map((e) => (e.children.length > 0 ? '{}' : e.text));
 }
@@ -253,6 +282,8 @@ export function locationReader(parts: RequestParts): (location: string) => reado
       case 'body': {
         if (parts.protocol === 'query' || parts.protocol === 'ec2') {
           if (parts.body === undefined && parts.query.Action === undefined) return undefined;
+          // List predicates (A[?B]) are read from JSON and XML bodies only.
+          if (/\[[?!]/.test(wire)) return undefined;
           const params = readForm();
           if (params === undefined) return undefined;
           const values = formValues(params, wire);
@@ -281,8 +312,12 @@ export function locationReader(parts: RequestParts): (location: string) => reado
 
 // ---- filters --------------------------------------------------------------------------------
 
-/** A filter's result: the value, or one with wildcards meant as such (a KMS alias -> any key). */
-type Filtered = string | { readonly value: string; readonly wildcard: true } | undefined;
+/**
+ * A filter's result: the value, or an object when the value has wildcards meant as such (a KMS
+ * alias -> any key) or names the ARN's account and region too (a Lambda partial ARN, an alias
+ * ARN): those then fill ${Account} and ${Region} instead of the caller's.
+ */
+type Filtered = string | { readonly value: string; readonly wildcard?: true; readonly account?: string; readonly region?: string } | undefined;
 
 /** Named transforms a template may apply to a member value (`${Member|name}`). */
 const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
@@ -302,12 +337,16 @@ const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
     if (trimmed.startsWith('arn:')) return trimmed;
     return /^[^/]+\/.+/.test(trimmed) ? trimmed : undefined;
   },
-  /** Lambda FunctionName: "name", "name:qualifier", "123456789012:function:name[:q]" or a full ARN. */
+  /**
+   * Lambda FunctionName: "name", "name:qualifier", a full ARN, or a partial ARN
+   * "123456789012:function:name[:q]", whose account is the function's.
+   */
   lambdaname: (v) => {
     if (v.startsWith('arn:')) return v;
-    const partial = /^\d{12}:function:(.+)$/.exec(v);
-    const name = partial?.[1] ?? v;
-    return /^[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?$/.test(name) ? name : undefined;
+    const partial = /^(\d{12}):function:(.+)$/.exec(v);
+    const name = partial?.[2] ?? v;
+    if (!/^[A-Za-z0-9_-]+(?::[A-Za-z0-9$_-]+)?$/.test(name)) return undefined;
+    return partial?.[1] === undefined ? name : { value: name, account: partial[1] };
   },
   /**
    * The one table (or table/index/<index>) a DynamoDB PartiQL statement reads or writes, after
@@ -332,9 +371,35 @@ const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
   kmskey: (v) => {
     if (/^arn:[^:]+:kms:[^:]*:\d{12}:key\/(?:mrk-[0-9a-f]{32}|[0-9a-f-]{36})$/.test(v)) return v;
     if (/^(?:mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.test(v)) return v;
-    if (/^alias\/[A-Za-z0-9/_-]+$/.test(v) || /^arn:[^:]+:kms:[^:]*:\d{12}:alias\/[A-Za-z0-9/_-]+$/.test(v)) return { value: '*', wildcard: true };
+    if (/^alias\/[A-Za-z0-9/_-]+$/.test(v)) return { value: '*', wildcard: true };
+    // An alias ARN names the account and Region of the key it points to.
+    const aliasArn = /^arn:[^:]+:kms:([a-z0-9-]+):(\d{12}):alias\/[A-Za-z0-9/_-]+$/.exec(v);
+    if (aliasArn !== null) return { value: '*', wildcard: true, account: aliasArn[2] ?? '', region: aliasArn[1] ?? '' };
     return undefined;
   },
+  /**
+   * SSM parameter Name (or Path): "/app/db" -> "app/db" (the ARN is parameter/app/db), "name" ->
+   * "name"; a version or label selector ("/app/db:3") names the parameter; a parameter ARN stays
+   * as it is. Names that SSM rejects (a slash without a leading one, empty levels) are refused.
+   */
+  ssmparameter: (v) => {
+    const arn = /^(arn:[a-z-]+:ssm:[a-z0-9-]+:\d{12}:parameter\/)(.+)$/.exec(v);
+    let name = arn?.[2] ?? v;
+    const colon = name.indexOf(':');
+    if (colon !== -1) {
+      if (!/^[A-Za-z0-9_.-]+$/.test(name.slice(colon + 1))) return undefined;
+      name = name.slice(0, colon);
+    }
+    if (arn === null) {
+      if (name.startsWith('/')) name = name.slice(1);
+      else if (name.includes('/')) return undefined;
+      if (name.endsWith('/')) name = name.slice(0, -1); // a path "/app/" is the hierarchy /app
+    }
+    if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(name)) return undefined;
+    return arn === null ? name : `${arn[1] ?? ''}${name}`;
+  },
+  /** An account ID (ECR registryId, Glue CatalogId); an absent member is the caller's account. */
+  account: (v) => (/^\d{12}$/.test(v) ? v : undefined),
   /** Secrets Manager SecretId: an ARN stays; a name becomes name-?????? (the random suffix). */
   secretid: (v) => {
     if (v.startsWith('arn:')) return v;
@@ -383,6 +448,15 @@ function transform(ref: Reference, value: string): Filtered {
  */
 const UNSAFE_VALUE = /\p{Cc}/u;
 
+/** One member value for a template, with the account or Region it names, if any. */
+interface Value {
+  readonly text: string;
+  readonly account?: string;
+  readonly region?: string;
+  /** An absent `account` member: the caller's account goes here. */
+  readonly caller?: true;
+}
+
 type Fill = { readonly kind: 'arns'; readonly refs: ResourceRef[]; readonly wildcard: boolean } | { readonly kind: 'absent' } | { readonly kind: 'refuse'; readonly reason: string };
 
 function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fill {
@@ -390,31 +464,37 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
   const refs = referencesOf(template);
   const members = refs.filter((r) => !['Partition', 'Region', 'Account'].includes(r.path));
   // Values per member reference (after transforms); several values give several ARNs.
-  const valueLists: string[][] = [];
+  const valueLists: Value[][] = [];
   let filterWildcard = false;
   for (const ref of members) {
     const raw = read(ref.path);
     if (raw === undefined) return { kind: 'refuse', reason: `${ref.path} is in a part of the request that was not read` };
     const present = raw.filter((v) => v !== '');
-    if (present.length === 0) return { kind: 'absent' };
-    const values: string[] = [];
+    if (present.length === 0) {
+      // `account`: an absent account member is the caller's account (ECR's default registry).
+      if (ref.filter === 'account') {
+        valueLists.push([{ text: '', caller: true }]);
+        continue;
+      }
+      return { kind: 'absent' };
+    }
+    const values: Value[] = [];
     for (const v of present) {
       const filtered = transform(ref, v);
-      if (typeof filtered === 'object') filterWildcard = true;
+      if (typeof filtered === 'object' && filtered.wildcard === true) filterWildcard = true;
       const t = typeof filtered === 'object' ? filtered.value : filtered;
       // A regex that does not match says "not this kind of resource" (an import-snap-... ID is
       // no image import task): the template does not apply. A filter that fails refuses.
       if ((t === undefined || t === '') && ref.regex !== undefined) continue;
       if (t === undefined || t === '') return { kind: 'refuse', reason: `${ref.path} does not have the expected form` };
       if (UNSAFE_VALUE.test(t)) return { kind: 'refuse', reason: `${ref.path} contains characters an ARN may not` };
-      values.push(t);
+      values.push(typeof filtered === 'object' ? { text: t, ...(filtered.account !== undefined && { account: filtered.account }), ...(filtered.region !== undefined && { region: filtered.region }) } : { text: t });
     }
     if (values.length === 0) return { kind: 'absent' };
     valueLists.push(values);
   }
-  const combos = valueLists.reduce<string[][]>((acc, list) => acc.flatMap((c) => list.map((v) => [...c, v])), [[]]);
+  const combos = valueLists.reduce<Value[][]>((acc, list) => acc.flatMap((c) => list.map((v) => [...c, v])), [[]]);
   if (combos.length > MAX_RESOURCES) return { kind: 'refuse', reason: `the request names more than ${MAX_RESOURCES} resources` };
-  const partition = partitionOf(ctx.region);
   const literalService = /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1];
   const wildcard = filterWildcard || template.replace(REFERENCE, '').includes('*');
   // In a pattern ARN a `*` or `?` from the request would read as a wildcard too: refuse, never widen.
@@ -425,27 +505,42 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
   for (const combo of combos) {
     // Exactly one member and it is an ARN: a template that is just that member, or an ARN of the
     // template's own service given where a name or id was expected (FunctionName, KeyId).
-    if (members.length === 1 && combo[0]?.startsWith('arn:') === true) {
-      const given = combo[0];
+    const first = combo[0]?.text;
+    if (members.length === 1 && first?.startsWith('arn:') === true) {
       const whole = template === members[0]?.text;
-      const service = given.split(':')[2];
-      if (!ARN_SHAPE.test(given)) return { kind: 'refuse', reason: `${members[0]?.path ?? 'a member'} is not a valid ARN` };
+      const service = first.split(':')[2];
+      if (!ARN_SHAPE.test(first)) return { kind: 'refuse', reason: `${members[0]?.path ?? 'a member'} is not a valid ARN` };
       if (!whole && service !== literalService) return { kind: 'refuse', reason: `${members[0]?.path ?? 'a member'} is an ARN of another service` };
-      out.push({ arn: given, needsAccount: false });
+      out.push({ arn: first, needsAccount: false });
       continue;
     }
     if (template === members[0]?.text) return { kind: 'refuse', reason: `${members[0].path} is not an ARN` };
+    // A value that names the account or Region (a partial or alias ARN) fills ${Account} or
+    // ${Region}; two values naming different ones, or a template without the field, refuse.
+    const accounts = new Set(combo.flatMap((v) => (v.account === undefined ? [] : [v.account])));
+    const regions = new Set(combo.flatMap((v) => (v.region === undefined ? [] : [v.region])));
+    if (accounts.size > 1 || regions.size > 1) return { kind: 'refuse', reason: 'the request names two accounts or Regions for one resource' };
+    const [namedAccount] = accounts;
+    const [namedRegion] = regions;
+    if ((namedAccount !== undefined && !template.includes('${Account}')) || (namedRegion !== undefined && !template.includes('${Region}'))) {
+      return { kind: 'refuse', reason: 'the request names an account or Region the resource ARN has no place for' };
+    }
+    const region = namedRegion ?? ctx.region;
+    const partition = partitionOf(region);
     let needsAccount = false;
     let i = 0;
+    const callerAccount = (): string => {
+      if (ctx.account !== undefined) return ctx.account;
+      needsAccount = true;
+      return '';
+    };
     const arn = template.replace(REFERENCE, (_text, path: string) => {
       if (path === 'Partition') return partition;
-      if (path === 'Region') return ctx.region;
-      if (path === 'Account') {
-        if (ctx.account !== undefined) return ctx.account;
-        needsAccount = true;
-        return '';
-      }
-      return combo[i++] ?? '';
+      if (path === 'Region') return region;
+      if (path === 'Account') return namedAccount ?? callerAccount();
+      const value = combo[i++];
+      if (value?.caller === true) return callerAccount();
+      return value?.text ?? '';
     });
     // The account field may have been filled by a member instead (S3 Control's AccountId).
     out.push({ arn, needsAccount: needsAccount && accountOf(arn) === undefined });
