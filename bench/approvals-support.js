@@ -3,7 +3,7 @@
 // file-descriptor limits), SigV4-signed agent requests, percentiles and tables.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -223,6 +223,48 @@ export async function startRedis({ cpu } = {}) {
     await sleep(50);
   }
   return { child, port, url: `redis://127.0.0.1:${port}`, stop: () => stopChild(child) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The S3 stand-in (bench/upstream.js).
+
+/**
+ * bench/upstream.js on HTTPS (a leaf of a throwaway CA, written to `dir`) and plain HTTP,
+ * refusing requests that carry `agentKeyId`; `cpu` pins it. stats() reads its counters.
+ */
+export async function startUpstream(dir, agentKeyId, { cpu } = {}) {
+  const { createCertificateAuthority, issueLeafCertificate } = await import('../dist/edge/x509.js');
+  const ca = createCertificateAuthority('countersign bench upstream CA');
+  const leaf = issueLeafCertificate(ca, '127.0.0.1');
+  const caFile = path.join(dir, 'upstream-ca.pem');
+  writeFileSync(caFile, ca.certPem);
+  writeFileSync(path.join(dir, 'upstream.crt'), leaf.certPem);
+  writeFileSync(path.join(dir, 'upstream.key'), leaf.keyPem, { mode: 0o600 });
+  const [cmd, args] = wrapped(process.execPath, [path.join(BENCH, 'upstream.js')], { cpu });
+  const child = track(
+    spawn(cmd, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        BENCH_AGENT_KEY_ID: agentKeyId,
+        BENCH_CERT_FILE: path.join(dir, 'upstream.crt'),
+        BENCH_KEY_FILE: path.join(dir, 'upstream.key'),
+      },
+    }),
+  );
+  const errors = tail(child.stderr);
+  const { httpsPort, httpPort } = await waitForOutput(child, child.stdout, (seen) => seen.split('\n').map(jsonLine).find(Boolean), 'bench upstream');
+  return {
+    child,
+    caFile,
+    httpsPort,
+    httpPort,
+    errors,
+    async stats() {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/__stats`);
+      return res.json();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createCertificateAuthority, issueLeafCertificate } from '../dist/edge/x509.js';
-import { killTracked, startRedis, stopAllTracked, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { killTracked, startRedis, startUpstream, stopAllTracked, stopChild, tail, track, waitForOutput } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -78,40 +77,6 @@ const jsonLine = (line) => {
 
 // ---------------------------------------------------------------------------------------------
 // The parts.
-
-async function startUpstream(dir, agentKeyId) {
-  const ca = createCertificateAuthority('countersign bench upstream CA');
-  const leaf = issueLeafCertificate(ca, '127.0.0.1');
-  const caFile = path.join(dir, 'upstream-ca.pem');
-  writeFileSync(caFile, ca.certPem);
-  writeFileSync(path.join(dir, 'upstream.crt'), leaf.certPem);
-  writeFileSync(path.join(dir, 'upstream.key'), leaf.keyPem, { mode: 0o600 });
-  const [cmd, args] = pinned('upstream', process.execPath, [path.join(BENCH, 'upstream.js')]);
-  const child = track(
-    spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        PATH: env.PATH ?? '',
-        BENCH_AGENT_KEY_ID: agentKeyId,
-        BENCH_CERT_FILE: path.join(dir, 'upstream.crt'),
-        BENCH_KEY_FILE: path.join(dir, 'upstream.key'),
-      },
-    }),
-  );
-  const errors = tail(child.stderr);
-  const { httpsPort, httpPort } = await waitForLine(child, child.stdout, jsonLine, 'bench upstream');
-  return {
-    child,
-    caFile,
-    httpsPort,
-    httpPort,
-    errors,
-    async stats() {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/__stats`);
-      return res.json();
-    },
-  };
-}
 
 function countersignEnv(dirs, moto, extra) {
   return {
@@ -409,7 +374,7 @@ async function main() {
     const agent = JSON.parse(
       execFileSync(process.execPath, [CLI, 'agents', 'issue', 'bench', '--json'], { env: countersignEnv(dirs, moto, {}), encoding: 'utf8' }),
     );
-    const upstream = await startUpstream(root, agent.accessKeyId);
+    const upstream = await startUpstream(root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
     const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
     const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;
     const csHttps = { upstreamOverrides: `s3=${httpsUpstream},sts=${moto.endpoint}`, upstreamCaFile: upstream.caFile };

@@ -1,10 +1,11 @@
 // The benchmark's S3 stand-in: a tiny, fast origin serving `GET /BUCKET/KEY` with a fixed
-// 1 KiB body, over HTTPS (certificate from its own throwaway CA) and plain HTTP. It refuses
-// (403) a request without an Authorization header, or one still carrying the agent's access
-// key id (proving countersign re-signed it), and counts what it served.
+// 1 KiB body, and taking `PUT /BUCKET/KEY` uploads (the body is read, counted and dropped; the
+// answer is 200 with an ETag), over HTTPS (certificate from its own throwaway CA) and plain
+// HTTP. It refuses (403) a request without an Authorization header, or one still carrying the
+// agent's access key id (proving countersign re-signed it), and counts what it served.
 //
-// Started by bench/run.js as its own process. Input: env BENCH_AGENT_KEY_ID, BENCH_CERT_FILE,
-// BENCH_KEY_FILE. Output: one JSON line on stdout, {"httpsPort", "httpPort"}.
+// Started by bench/run.js and bench/upload.js as its own process. Input: env BENCH_AGENT_KEY_ID,
+// BENCH_CERT_FILE, BENCH_KEY_FILE. Output: one JSON line on stdout, {"httpsPort", "httpPort"}.
 // `GET /__stats` on the HTTP port answers the counters as JSON (not counted).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,7 +13,7 @@ import https from 'node:https';
 
 const BODY = Buffer.alloc(1024, 'countersign-bench/');
 const agentKeyId = process.env.BENCH_AGENT_KEY_ID ?? '';
-const stats = { served: 0, withSessionToken: 0, rejectedNoAuth: 0, rejectedAgentKey: 0, notFound: 0 };
+const stats = { served: 0, withSessionToken: 0, rejectedNoAuth: 0, rejectedAgentKey: 0, notFound: 0, uploads: 0, uploadedBytes: 0 };
 
 function handle(req, res) {
   if (req.url === '/__stats') {
@@ -29,7 +30,9 @@ function handle(req, res) {
     stats.rejectedAgentKey++;
     return refuse(res, 403, 'AgentKeyReachedUpstream');
   }
-  if (req.method !== 'GET' || !/^\/[a-z0-9.-]+\/./.test(req.url ?? '')) {
+  const objectPath = /^\/[a-z0-9.-]+\/./.test(req.url ?? '');
+  if (req.method === 'PUT' && objectPath) return upload(req, res);
+  if (req.method !== 'GET' || !objectPath) {
     stats.notFound++;
     return refuse(res, 404, 'NoSuchKey');
   }
@@ -43,6 +46,20 @@ function handle(req, res) {
     'x-amz-request-id': 'BENCH',
   });
   res.end(BODY);
+}
+
+/** PUT: reads the body to its end, counting the bytes; the upload counts once it is whole. */
+function upload(req, res) {
+  let bytes = 0;
+  req.on('data', (chunk) => (bytes += chunk.length));
+  req.on('end', () => {
+    stats.served++;
+    stats.uploads++;
+    stats.uploadedBytes += bytes;
+    if (req.headers['x-amz-security-token'] !== undefined) stats.withSessionToken++;
+    res.writeHead(200, { etag: '"bench-upload"', 'content-length': 0, 'x-amz-request-id': 'BENCH' });
+    res.end();
+  });
 }
 
 function refuse(res, status, code) {

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
-import { CountersignError } from '../errors.js';
+import { CountersignError, isCountersignError } from '../errors.js';
 
 export interface UpstreamOptions {
   /** Extra CA certificates (PEM) to trust for upstream TLS, e.g. a private VPC endpoint CA. */
@@ -69,6 +69,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private started = false;
   private headError: unknown;
+  /** The upstream closes after this answer: undici must never be paused (below). */
+  private closing = false;
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
@@ -101,6 +103,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       throw error;
     }
     this.started = true;
+    this.closing = closesConnection(rawHeaders);
     this.res.on('drain', resume);
     return true;
   }
@@ -111,7 +114,14 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
    * when undici has delivered the whole answer.)
    */
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk);
+    const flowing = this.res.write(chunk);
+    if (flowing || !this.closing) return flowing;
+    // undici 7 crashes the process (an uncatchable assertion, nodejs/undici#5360, fixed only in
+    // undici 8, which needs node 22) when a connection-closing upstream ends while its parser is
+    // paused. Such answers are not paused; a client too slow for one is cut off at a bound
+    // instead of buffering without end.
+    if (this.res.writableLength > MAX_UNPAUSED_BUFFER_BYTES) this.res.destroy(new Error('the client reads too slowly for an upstream that closes its connection'));
+    return true;
   }
 
   onComplete(): void {
@@ -131,6 +141,24 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       this.reject(error);
       return;
     }
+    // countersign's own refusal while sending the body (a signed chunk that does not verify).
+    if (isCountersignError(error)) {
+      this.reject(error);
+      return;
+    }
     this.reject(new CountersignError('UpstreamUnavailable', `Forwarding to ${this.origin} failed: ${error.message}.`));
   }
+}
+
+const MAX_UNPAUSED_BUFFER_BYTES = 64 * 1024 * 1024;
+
+/** `Connection: close` among raw response headers (names and values alternating, as bytes). */
+function closesConnection(rawHeaders: readonly Buffer[]): boolean {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as Buffer;
+    if (name.length === 10 && name.toString('latin1').toLowerCase() === 'connection') {
+      if (/(?:^|,)\s*close\s*(?:,|$)/i.test((rawHeaders[i + 1] as Buffer).toString('latin1'))) return true;
+    }
+  }
+  return false;
 }
