@@ -346,3 +346,65 @@ describe('iamNeeds: names, accounts and list selections from the request', () =>
     expect(form('Entries[!EventBusName]')).toBeUndefined();
   });
 });
+
+describe('iamNeeds: IAM paths in the ARNs of new IAM resources', () => {
+  const iam = (form: Record<string, string>, account?: string): string[] | string => {
+    const s = service('iam');
+    const op = matchQueryOperation(s, form.Action ?? '', '2010-05-08');
+    if (op === undefined) throw new Error(`no operation ${form.Action}`);
+    const parts: RequestParts = { query: {}, headers: {}, body: Buffer.from(new URLSearchParams({ Version: '2010-05-08', ...form }).toString()), protocol: 'query' };
+    return summary(iamNeeds(s, op, requestMembers(op, parts), { region: 'us-east-1', ...(account === undefined ? {} : { account }) }));
+  };
+  const createRole = (extra: Record<string, string> = {}, account?: string) => iam({ Action: 'CreateRole', RoleName: 'agent-made-role', AssumeRolePolicyDocument: '{}', ...extra }, account);
+
+  it('CreateRole without a Path: role/<name>, the account from the context or left to fill', () => {
+    expect(createRole()).toEqual(['iam:CreateRole arn:aws:iam:::role/agent-made-role !']);
+    expect(createRole({}, ACCOUNT)).toEqual([`iam:CreateRole arn:aws:iam::${ACCOUNT}:role/agent-made-role`]);
+    // an empty Path is no Path
+    expect(createRole({ Path: '' })).toEqual(['iam:CreateRole arn:aws:iam:::role/agent-made-role !']);
+  });
+
+  it('CreateRole with Path "/" is the same role; a longer path goes between role and the name', () => {
+    expect(createRole({ Path: '/' })).toEqual(['iam:CreateRole arn:aws:iam:::role/agent-made-role !']);
+    expect(createRole({ Path: '/team/' }, ACCOUNT)).toEqual([`iam:CreateRole arn:aws:iam::${ACCOUNT}:role/team/agent-made-role`]);
+    expect(createRole({ Path: '/team/dev/' })).toEqual(['iam:CreateRole arn:aws:iam:::role/team/dev/agent-made-role !']);
+    // JSON body (the same members) as well
+    const s = service('iam');
+    const op = matchQueryOperation(s, 'CreateRole', '2010-05-08');
+    if (op === undefined) throw new Error('no CreateRole');
+    const json = Buffer.from(JSON.stringify({ RoleName: 'r', Path: '/team/' }));
+    expect(summary(iamNeeds(s, op, requestMembers(op, { query: {}, headers: {}, body: json, protocol: 'json' }), { region: 'us-east-1' }))).toEqual(['iam:CreateRole arn:aws:iam:::role/team/r !']);
+  });
+
+  it('CreateRole with a Path that is not an IAM path is refused, never widened', () => {
+    for (const path of ['team', 'team/', '/team', '//', '/te am/', '/team/\u00e9/', 'x/team/']) {
+      expect(createRole({ Path: path }), path).toMatch(/^refused: iam:CreateRole/);
+    }
+    // the body could not be read: refused, not guessed
+    const s = service('iam');
+    const op = matchQueryOperation(s, 'CreateRole', '2010-05-08');
+    if (op === undefined) throw new Error('no CreateRole');
+    expect(summary(iamNeeds(s, op, requestMembers(op, { query: {}, headers: {}, body: undefined, protocol: 'json' }), { region: 'us-east-1' }))).toMatch(/^refused/);
+  });
+
+  it('CreateUser, CreateGroup, CreatePolicy, CreateInstanceProfile, CreateVirtualMFADevice, UploadServerCertificate', () => {
+    expect(iam({ Action: 'CreateUser', UserName: 'alice' }, ACCOUNT)).toEqual([`iam:CreateUser arn:aws:iam::${ACCOUNT}:user/alice`]);
+    expect(iam({ Action: 'CreateUser', UserName: 'alice', Path: '/' })).toEqual(['iam:CreateUser arn:aws:iam:::user/alice !']);
+    expect(iam({ Action: 'CreateUser', UserName: 'alice', Path: '/eng/' })).toEqual(['iam:CreateUser arn:aws:iam:::user/eng/alice !']);
+    expect(iam({ Action: 'CreateUser', UserName: 'alice', Path: 'eng' })).toMatch(/^refused: iam:CreateUser/);
+    expect(iam({ Action: 'CreateGroup', GroupName: 'ops' })).toEqual(['iam:CreateGroup arn:aws:iam:::group/ops !']);
+    expect(iam({ Action: 'CreatePolicy', PolicyName: 'p', PolicyDocument: '{}', Path: '/' })).toEqual(['iam:CreatePolicy arn:aws:iam:::policy/p !']);
+    expect(iam({ Action: 'CreateInstanceProfile', InstanceProfileName: 'ip', Path: '/web/' })).toEqual(['iam:CreateInstanceProfile arn:aws:iam:::instance-profile/web/ip !']);
+    expect(iam({ Action: 'CreateVirtualMFADevice', VirtualMFADeviceName: 'phone' })).toEqual(['iam:CreateVirtualMFADevice arn:aws:iam:::mfa/phone !']);
+    expect(iam({ Action: 'UploadServerCertificate', ServerCertificateName: 'c', CertificateBody: 'b', PrivateKey: 'k', Path: '/cloudfront/' })).toEqual([
+      'iam:UploadServerCertificate arn:aws:iam:::server-certificate/cloudfront/c !',
+    ]);
+  });
+
+  it('ListAttached*Policies: PathPrefix filters the policies, it is not part of the role, user or group', () => {
+    expect(iam({ Action: 'ListAttachedRolePolicies', RoleName: 'deploy' })).toEqual(['iam:ListAttachedRolePolicies arn:aws:iam:::role/deploy !']);
+    expect(iam({ Action: 'ListAttachedRolePolicies', RoleName: 'deploy', PathPrefix: '/' })).toEqual(['iam:ListAttachedRolePolicies arn:aws:iam:::role/deploy !']);
+    expect(iam({ Action: 'ListAttachedUserPolicies', UserName: 'alice', PathPrefix: '/team/' })).toEqual(['iam:ListAttachedUserPolicies arn:aws:iam:::user/alice !']);
+    expect(iam({ Action: 'ListAttachedGroupPolicies', GroupName: 'ops' })).toEqual(['iam:ListAttachedGroupPolicies arn:aws:iam:::group/ops !']);
+  });
+});

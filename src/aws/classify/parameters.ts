@@ -1,5 +1,4 @@
-import { parseFormBody } from '../query-string.js';
-import { locationReader, type RequestParts } from '../routes/iam-actions.js';
+import { formBodyOf, jsonBodyOf, locationReader, type RequestParts } from '../routes/iam-actions.js';
 import type { RouteOperation } from '../routes/table.js';
 
 /**
@@ -15,14 +14,17 @@ import type { RouteOperation } from '../routes/table.js';
 export function parametersOf(op: RouteOperation, parts: RequestParts): Record<string, string> {
   const out: Record<string, string> = {};
   if (parts.protocol === 'query' || parts.protocol === 'ec2') {
-    const form = parts.body !== undefined && parts.body.length > 0 ? parseFormBody(parts.body) : new Map<string, string>();
-    for (const [key, value] of Object.entries(parts.query)) if (!form.has(key)) form.set(key, typeof value === 'string' ? value : (value[0] ?? ''));
+    const form = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
     for (const [key, value] of form) if (key !== 'Action' && key !== 'Version') out[key] = compactJson(value);
+    for (const [key, value] of Object.entries(parts.query)) {
+      if (!form.has(key) && key !== 'Action' && key !== 'Version') out[key] = compactJson(typeof value === 'string' ? value : (value[0] ?? ''));
+    }
     return out;
   }
   if (parts.protocol === 'json') {
-    const json = parts.body === undefined ? undefined : parseObject(parts.body);
-    for (const [key, value] of Object.entries(json ?? {})) out[key] = typeof value === 'string' ? compactJson(value) : JSON.stringify(value);
+    const json = parts.body === undefined ? undefined : jsonBodyOf(parts.body);
+    const members = json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+    for (const [key, value] of Object.entries(members)) out[key] = typeof value === 'string' ? compactJson(value) : JSON.stringify(value);
     return out;
   }
   // REST: a body may be a payload of the caller's own (Lambda Invoke), so only modelled members count.
@@ -38,16 +40,6 @@ export function parametersOf(op: RouteOperation, parts: RequestParts): Record<st
   }
   for (const [label, value] of Object.entries(parts.labels ?? {})) out[label] = value;
   return out;
-}
-
-function parseObject(body: Buffer): Record<string, unknown> | undefined {
-  if (body.length === 0) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function compactJson(value: string): string {

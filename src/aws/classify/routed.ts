@@ -1,7 +1,6 @@
 import { CountersignError } from '../../errors.js';
-import { parseFormBody } from '../query-string.js';
 import type { Protocol } from '../protocol.js';
-import { iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
+import { formBodyOf, iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
 import { findService, matchQueryOperation, matchRestOperation, matchTargetOperation, type ModelProtocol, type RouteOperation, type RouteService } from '../routes/table.js';
 import { ACCESS_POINT_BUCKET, accessPointOf, throughAccessPoint } from './access-point.js';
 import { parametersOf } from './parameters.js';
@@ -69,7 +68,7 @@ function queryPlan(head: ClassifyHead): ClassificationPlan {
     protocol: 'query',
     buffersBody: true,
     classify(body) {
-      const form = body !== undefined && body.length > 0 ? parseFormBody(body) : new Map<string, string>();
+      const form = body === undefined ? new Map<string, string>() : formBodyOf(body);
       for (const name of ['Action', 'Version']) {
         const inQuery = single(head.query[name], name);
         const inForm = form.get(name);
@@ -93,7 +92,7 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
   // An access point host names no bucket: match with a placeholder bucket in the path, rename its ARNs after.
   const path = accessPoint === undefined ? head.rawPath : `/${ACCESS_POINT_BUCKET}${head.rawPath === '/' ? '' : head.rawPath}`;
   const host = accessPoint === undefined ? head.host : undefined;
-  const service = findService(head.service, { ...(host !== undefined && { host }), path });
+  const service = findService(head.service, host === undefined ? { path } : { path, host });
   if (service === undefined || !service.protocol.startsWith('rest-')) throw unclassified(`no ${head.service} REST API serves ${head.method} ${head.rawPath.slice(0, 96)}`);
   const match = matchRestOperation(service, head.method, path, head.query, head.headers, host === undefined ? {} : { host });
   if (match === undefined) throw unclassified(`no ${service.id} operation matches ${head.method} ${head.rawPath.slice(0, 96)}`);
@@ -122,14 +121,15 @@ function complete(
   request: { protocol: ModelProtocol; body: Buffer | undefined; labels?: Readonly<Record<string, string>> },
 ): Classification {
   if (operation.unsigned) throw unclassified(`${service.id}:${operation.name} is an unsigned operation; call AWS directly`);
+  // Spreads go last: a literal that starts with one is several times slower to build on node 20.
   const parts: RequestParts = {
-    ...(request.labels !== undefined && { labels: request.labels }),
     query: head.query,
     headers: head.headers,
     body: request.body,
     protocol: request.protocol,
     host: head.host,
     path: head.rawPath,
+    ...(request.labels !== undefined && { labels: request.labels }),
   };
   const result = iamNeeds(service, operation, requestMembers(operation, parts), { region: head.region });
   if (!result.ok) throw unclassified(result.reason);

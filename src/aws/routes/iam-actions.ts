@@ -1,7 +1,7 @@
 import { accountOf, type ResourceRef } from '../arn.js';
 import { partitionOf } from '../endpoints.js';
 import { parseFormBody, type QueryParams } from '../query-string.js';
-import type { ConditionOp, IamEntry, RouteCondition, RouteOperation, RouteService } from './table.js';
+import type { IamEntry, RouteCondition, RouteOperation, RouteService } from './table.js';
 
 /**
  * Operation -> IAM action(s) and resource ARN(s), evaluated from the route table's "iam"
@@ -124,8 +124,14 @@ function scalarStrings(values: readonly unknown[]): string[] {
 }
 
 /** Form parameters whose name matches a query/ec2 wire path ("SecurityGroupId.#"), in index order. */
+const formPathPatterns = new Map<string, RegExp>();
+
 function formValues(params: ReadonlyMap<string, string>, wirePath: string): string[] {
-  const pattern = new RegExp(`^${wirePath.split('.').map((s) => (s === '#' ? '(\\d+)' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.')}(?:$|\\.)`);
+  let pattern = formPathPatterns.get(wirePath);
+  if (pattern === undefined) {
+    pattern = new RegExp(`^${wirePath.split('.').map((s) => (s === '#' ? '(\\d+)' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('\\.')}(?:$|\\.)`);
+    formPathPatterns.set(wirePath, pattern);
+  }
   const hits: Array<{ index: number[]; value: string }> = [];
   const seenPrefixes = new Set<string>();
   for (const [key, value] of params) {
@@ -237,32 +243,54 @@ export function requestMembers(op: RouteOperation, parts: RequestParts): MemberR
   };
 }
 
+const jsonBodies = new WeakMap<Buffer, { readonly value: unknown }>();
+const formBodies = new WeakMap<Buffer, ReadonlyMap<string, string>>();
+
+/**
+ * A JSON body, parsed once per request however many readers ask (classification, rule
+ * parameters): `{}` for an empty body, undefined when it is not JSON.
+ */
+export function jsonBodyOf(body: Buffer): unknown {
+  let parsed = jsonBodies.get(body);
+  if (parsed === undefined) {
+    let value: unknown;
+    try {
+      value = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+    } catch {
+      value = undefined;
+    }
+    parsed = { value };
+    jsonBodies.set(body, parsed);
+  }
+  return parsed.value;
+}
+
+/** A form body (query protocol), parsed once per request; read-only, first value of a repeated name. */
+export function formBodyOf(body: Buffer): ReadonlyMap<string, string> {
+  let parsed = formBodies.get(body);
+  if (parsed === undefined) {
+    parsed = body.length === 0 ? new Map<string, string>() : parseFormBody(body);
+    formBodies.set(body, parsed);
+  }
+  return parsed;
+}
+
 /** Values at a table location ("uri:Bucket", "querystring:versionId", "body:A.B[]", "xml:Object[].Key"). */
 export function locationReader(parts: RequestParts): (location: string) => readonly string[] | undefined {
-  let json: unknown;
-  let jsonRead = false;
   let form: ReadonlyMap<string, string> | undefined;
   let xml: XmlElement | undefined | null = null;
-  const readJson = (): unknown => {
-    if (!jsonRead) {
-      jsonRead = true;
-      if (parts.body === undefined) json = undefined;
-      else if (parts.body.length === 0) json = {};
-      else {
-        try {
-          json = JSON.parse(parts.body.toString('utf8'));
-        } catch {
-          json = undefined;
-        }
-      }
-    }
-    return json;
-  };
-  const readForm = (): ReadonlyMap<string, string> | undefined => {
+  const readJson = (): unknown => (parts.body === undefined ? undefined : jsonBodyOf(parts.body));
+  const readForm = (): ReadonlyMap<string, string> => {
     if (form === undefined) {
-      const params = parts.body !== undefined && parts.body.length > 0 ? parseFormBody(parts.body) : new Map<string, string>();
-      for (const [key, value] of Object.entries(parts.query)) if (!params.has(key)) params.set(key, asList(value)[0] ?? '');
-      form = params;
+      const params = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
+      // Parameters in the URL count too, after the body's.
+      const extra = Object.keys(parts.query).filter((key) => !params.has(key));
+      if (extra.length === 0) form = params;
+      else {
+        const merged = new Map(params);
+        for (const key of extra) merged.set(key, asList(parts.query[key])[0] ?? '');
+        form = merged;
+      }
     }
     return form;
   };
@@ -284,9 +312,7 @@ export function locationReader(parts: RequestParts): (location: string) => reado
           if (parts.body === undefined && parts.query.Action === undefined) return undefined;
           // List predicates (A[?B]) are read from JSON and XML bodies only.
           if (/\[[?!]/.test(wire)) return undefined;
-          const params = readForm();
-          if (params === undefined) return undefined;
-          const values = formValues(params, wire);
+          const values = formValues(readForm(), wire);
           // SQS query requests may name the queue by the request URL instead of QueueUrl.
           if (values.length === 0 && wire === 'QueueUrl' && parts.host !== undefined && parts.path !== undefined && /^\/\d{12}\/[A-Za-z0-9_.-]+\/?$/.test(parts.path)) {
             return [`https://${parts.host}${parts.path}`];
@@ -424,8 +450,16 @@ interface Reference {
   readonly filter: string | undefined;
 }
 
-function referencesOf(template: string): Reference[] {
-  return [...template.matchAll(REFERENCE)].map((m) => ({ text: m[0], path: m[1] ?? '', regex: m[2], filter: m[3] }));
+const referenceCache = new Map<string, readonly Reference[]>();
+
+/** The references of a template, parsed once per template (templates come from the table, so the cache is bounded). */
+function referencesOf(template: string): readonly Reference[] {
+  let refs = referenceCache.get(template);
+  if (refs === undefined) {
+    refs = [...template.matchAll(REFERENCE)].map((m) => ({ text: m[0], path: m[1] ?? '', regex: m[2], filter: m[3] }));
+    referenceCache.set(template, refs);
+  }
+  return refs;
 }
 
 function transform(ref: Reference, value: string): Filtered {
@@ -554,19 +588,38 @@ function conditionHolds(condition: RouteCondition, read: MemberReader): boolean 
   if (values === undefined) return true;
   const present = values.filter((v) => v !== '');
   const value = condition.value ?? '';
-  const word = new RegExp(`(?:^|[^A-Za-z0-9_])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:$|[^A-Za-z0-9_])`, 'i');
-  const ops: Record<ConditionOp, () => boolean> = {
-    Exists: () => present.length > 0,
-    NotExists: () => present.length === 0,
-    Equals: () => present.includes(value),
-    NotEquals: () => !present.includes(value),
-    Contains: () => present.some((v) => v.includes(value)),
-    NotContains: () => present.every((v) => !v.includes(value)),
-    NotStartsWith: () => present.every((v) => !v.startsWith(value)),
-    IContainsWord: () => present.some((v) => word.test(v)),
-    INotContainsWord: () => present.every((v) => !word.test(v)),
-  };
-  return ops[condition.op]();
+  switch (condition.op) {
+    case 'Exists':
+      return present.length > 0;
+    case 'NotExists':
+      return present.length === 0;
+    case 'Equals':
+      return present.includes(value);
+    case 'NotEquals':
+      return !present.includes(value);
+    case 'Contains':
+      return present.some((v) => v.includes(value));
+    case 'NotContains':
+      return present.every((v) => !v.includes(value));
+    case 'NotStartsWith':
+      return present.every((v) => !v.startsWith(value));
+    case 'IContainsWord':
+      return present.some((v) => wordPattern(value).test(v));
+    case 'INotContainsWord':
+      return present.every((v) => !wordPattern(value).test(v));
+  }
+}
+
+const wordPatterns = new Map<string, RegExp>();
+
+/** `value` as a whole word in any case (compiled once per value: conditions are checked on every request). */
+function wordPattern(value: string): RegExp {
+  let pattern = wordPatterns.get(value);
+  if (pattern === undefined) {
+    pattern = new RegExp(`(?:^|[^A-Za-z0-9_])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:$|[^A-Za-z0-9_])`, 'i');
+    wordPatterns.set(value, pattern);
+  }
+  return pattern;
 }
 
 /**

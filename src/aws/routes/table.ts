@@ -292,6 +292,8 @@ interface CompiledRoute {
   readonly pattern: RegExp;
   readonly labels: readonly string[];
   readonly queryLiterals: ReadonlyArray<readonly [string, string | undefined]>;
+  /** Query keys the operation defines (members and requestUri literals); "*" when any goes. */
+  readonly knownQuery: ReadonlySet<string>;
   /** Path specificity: literal segments, literal characters, labels that are not greedy. */
   readonly pathScore: Score;
 }
@@ -308,6 +310,25 @@ function compareScore(a: Score, b: Score): number {
 }
 
 const compiled = new WeakMap<RouteService, readonly CompiledRoute[]>();
+const compiledByMethod = new WeakMap<RouteService, ReadonlyMap<string, readonly CompiledRoute[]>>();
+
+const NO_ROUTES: readonly CompiledRoute[] = [];
+
+/** The service's routes for one HTTP method: a request only ever matches those. */
+function routesFor(service: RouteService, method: string): readonly CompiledRoute[] {
+  let byMethod = compiledByMethod.get(service);
+  if (byMethod === undefined) {
+    const grouped = new Map<string, CompiledRoute[]>();
+    for (const route of routesOf(service)) {
+      const list = grouped.get(route.method) ?? [];
+      list.push(route);
+      grouped.set(route.method, list);
+    }
+    byMethod = grouped;
+    compiledByMethod.set(service, byMethod);
+  }
+  return byMethod.get(method) ?? NO_ROUTES;
+}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -368,6 +389,7 @@ function compileRoute(operation: RouteOperation): CompiledRoute {
     pattern: new RegExp(`^${source}$`),
     labels,
     queryLiterals,
+    knownQuery: new Set([...operation.queryMembers, ...queryLiterals.map(([k]) => k)]),
     pathScore: [literalSegments, literalChars, exactLabels],
   };
 }
@@ -460,15 +482,15 @@ export function matchRestOperation(
   const hostLabels = options.host?.split('.') ?? [];
   let best: { route: CompiledRoute; match: RegExpExecArray; score: Score } | undefined;
   let tied: CompiledRoute[] = [];
-  for (const route of routesOf(service)) {
-    if (route.method !== upper) continue;
+  for (const route of routesFor(service, upper)) {
     const only = route.operation.hostLabelPrefix;
     if (only !== undefined && !hostLabels.some((label) => label.startsWith(only))) continue;
-    const match = route.pattern.exec(path);
-    if (match === null) continue;
+    // The cheap tests first: most routes of a method differ by their query keys.
     if (!route.queryLiterals.every(([key, value]) => hasQuery(query, key, value))) continue;
     if (!route.operation.requiredQuery.every((key) => hasQuery(query, key, undefined))) continue;
     if (!route.operation.requiredHeaders.every((name) => headers[name] !== undefined)) continue;
+    const match = route.pattern.exec(path);
+    if (match === null) continue;
     const score = [only === undefined ? 0 : 1, ...route.pathScore, route.queryLiterals.length, route.operation.requiredQuery.length + route.operation.requiredHeaders.length];
     const cmp = best === undefined ? 1 : compareScore(score, best.score);
     if (cmp > 0) {
@@ -495,7 +517,7 @@ export function matchRestOperation(
     if (value === undefined) return undefined;
     labels[name] = value;
   }
-  const known = new Set([...best.route.operation.queryMembers, ...best.route.queryLiterals.map(([k]) => k)]);
+  const known = best.route.knownQuery;
   const unknownQuery = known.has('*') ? [] : Object.keys(query).filter((k) => !known.has(k) && !ALWAYS_ALLOWED_QUERY.has(k));
   return { operation: best.route.operation, labels, unknownQuery };
 }
