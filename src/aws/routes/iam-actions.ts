@@ -493,10 +493,36 @@ interface Value {
 
 type Fill = { readonly kind: 'arns'; readonly refs: ResourceRef[]; readonly wildcard: boolean } | { readonly kind: 'absent' } | { readonly kind: 'refuse'; readonly reason: string };
 
+const NONE_NAMED: ReadonlySet<string> = new Set();
+
+interface CompiledTemplate {
+  /** References to request members (not Partition, Region, Account). */
+  readonly members: readonly Reference[];
+  /** The service an `arn:${Partition}:SERVICE:` template names. */
+  readonly literalService: string | undefined;
+  /** The template has a `*` of its own: its ARNs are patterns. */
+  readonly ownWildcard: boolean;
+}
+
+const compiledTemplates = new Map<string, CompiledTemplate>();
+
+/** What fillTemplate needs to know about a template, worked out once (templates come from the table). */
+function compiledTemplate(template: string): CompiledTemplate {
+  let compiled = compiledTemplates.get(template);
+  if (compiled === undefined) {
+    compiled = {
+      members: referencesOf(template).filter((r) => !['Partition', 'Region', 'Account'].includes(r.path)),
+      literalService: /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1],
+      ownWildcard: template.replace(REFERENCE, '').includes('*'),
+    };
+    compiledTemplates.set(template, compiled);
+  }
+  return compiled;
+}
+
 function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fill {
   if (template === '*') return { kind: 'arns', refs: [{ arn: '*', needsAccount: false }], wildcard: true };
-  const refs = referencesOf(template);
-  const members = refs.filter((r) => !['Partition', 'Region', 'Account'].includes(r.path));
+  const { members, literalService, ownWildcard } = compiledTemplate(template);
   // Values per member reference (after transforms); several values give several ARNs.
   const valueLists: Value[][] = [];
   let filterWildcard = false;
@@ -527,10 +553,12 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
     if (values.length === 0) return { kind: 'absent' };
     valueLists.push(values);
   }
-  const combos = valueLists.reduce<Value[][]>((acc, list) => acc.flatMap((c) => list.map((v) => [...c, v])), [[]]);
+  // One value per member is the common case: one ARN, no cross product to build.
+  const combos = valueLists.every((list) => list.length === 1)
+    ? [valueLists.map((list) => list[0] as Value)]
+    : valueLists.reduce<Value[][]>((acc, list) => acc.flatMap((c) => list.map((v) => [...c, v])), [[]]);
   if (combos.length > MAX_RESOURCES) return { kind: 'refuse', reason: `the request names more than ${MAX_RESOURCES} resources` };
-  const literalService = /^arn:\$\{Partition\}:([^:$]+):/.exec(template)?.[1];
-  const wildcard = filterWildcard || template.replace(REFERENCE, '').includes('*');
+  const wildcard = filterWildcard || ownWildcard;
   // In a pattern ARN a `*` or `?` from the request would read as a wildcard too: refuse, never widen.
   if (wildcard && members.some((ref) => read(ref.path)?.some((v) => /[*?$]/.test(v)) === true)) {
     return { kind: 'refuse', reason: 'a value with IAM wildcard characters (*, ?, $) names a resource only partly' };
@@ -551,8 +579,9 @@ function fillTemplate(template: string, read: MemberReader, ctx: ArnContext): Fi
     if (template === members[0]?.text) return { kind: 'refuse', reason: `${members[0].path} is not an ARN` };
     // A value that names the account or Region (a partial or alias ARN) fills ${Account} or
     // ${Region}; two values naming different ones, or a template without the field, refuse.
-    const accounts = new Set(combo.flatMap((v) => (v.account === undefined ? [] : [v.account])));
-    const regions = new Set(combo.flatMap((v) => (v.region === undefined ? [] : [v.region])));
+    const named = combo.some((v) => v.account !== undefined || v.region !== undefined);
+    const accounts = named ? new Set(combo.flatMap((v) => (v.account === undefined ? [] : [v.account]))) : NONE_NAMED;
+    const regions = named ? new Set(combo.flatMap((v) => (v.region === undefined ? [] : [v.region]))) : NONE_NAMED;
     if (accounts.size > 1 || regions.size > 1) return { kind: 'refuse', reason: 'the request names two accounts or Regions for one resource' };
     const [namedAccount] = accounts;
     const [namedRegion] = regions;
