@@ -3,8 +3,9 @@
 // file-descriptor limits), SigV4-signed agent requests, percentiles and tables.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { findBinary, freePort, repoRoot } from './moto.js';
@@ -101,6 +102,46 @@ export function wrapped(cmd, args, { cpu, nofile } = {}) {
 }
 
 export const hasTaskset = () => findBinary('taskset') !== undefined;
+
+export const cores = os.availableParallelism?.() ?? os.cpus().length;
+
+/** Pin the process under test and the rest to separate cores: not turned off (BENCH_PIN=0), 2+ cores, taskset present. */
+export const canPin = () => process.env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
+
+const benchHomes = new Set();
+
+/**
+ * For a bench's main process: on exit, kill every tracked child and remove any bench home still
+ * there, however the run ends; SIGINT and SIGTERM do the same and exit 130.
+ */
+export function cleanUpOnExit() {
+  process.on('exit', () => {
+    killTracked();
+    for (const root of benchHomes) rmSync(root, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      killTracked();
+      process.exit(130);
+    });
+  }
+}
+
+/** A temporary countersign home for one run: { root, data, policies } (policies created). */
+export function benchHome(prefix) {
+  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+  benchHomes.add(root);
+  const dirs = { root, data: path.join(root, 'data'), policies: path.join(root, 'policies') };
+  mkdirSync(dirs.policies);
+  return dirs;
+}
+
+/** Ends a run: stops every tracked child, then removes its home. */
+export async function endRun(dirs) {
+  await stopAllTracked();
+  rmSync(dirs.root, { recursive: true, force: true });
+  benchHomes.delete(dirs.root);
+}
 export const hasPrlimit = () => findBinary('prlimit') !== undefined;
 
 /** This process's open-files limits ({ soft, hard }), from /proc. */

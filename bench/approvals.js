@@ -18,7 +18,7 @@
 // Exit code: 0 when every scenario ran and every request got the answer it should (budgets are
 // reported, not asserted); 1 when a scenario broke.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -27,12 +27,16 @@ import { Redis } from 'ioredis';
 import { Agent, Pool } from 'undici';
 import {
   BENCH,
+  benchHome,
+  canPin,
+  cleanUpOnExit,
   cli,
+  cores,
   cpuSeconds,
+  endRun,
   fmt,
   foreignLoad,
   hasPrlimit,
-  hasTaskset,
   jsonLine,
   killTracked,
   nofileLimits,
@@ -43,7 +47,6 @@ import {
   sleep,
   startCountersign,
   startRedis,
-  stopAllTracked,
   stopChild,
   table,
   tail,
@@ -86,20 +89,9 @@ const FALLBACK_ROLE = 'arn:aws:iam::123456789012:role/approvals-bench';
 const BUDGET = { postP99Ms: 20, rssMB: 300, stallMs: 50 };
 const WARMUP_HELD = 20; // scenario 2: requests held and released before anything is timed
 
-const cores = os.availableParallelism?.() ?? os.cpus().length;
-const PIN = env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
+const PIN = canPin();
 
-let tempRoot;
-process.on('exit', () => {
-  killTracked();
-  if (tempRoot !== undefined) rmSync(tempRoot, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killTracked();
-    process.exit(130);
-  });
-}
+cleanUpOnExit();
 
 const failures = [];
 const fail = (label, error) => {
@@ -723,10 +715,7 @@ async function main() {
   }
   console.log('');
 
-  const root = mkdtempSync(path.join(os.tmpdir(), 'countersign-approvals-bench-'));
-  tempRoot = root;
-  const dirs = { root, data: path.join(root, 'data'), policies: path.join(root, 'policies') };
-  mkdirSync(dirs.policies);
+  const dirs = benchHome('countersign-approvals-bench-');
   let post;
   const held = [];
   try {
@@ -789,7 +778,7 @@ async function main() {
       },
     ].filter((m) => selected(`held-${m.id}`));
     if (modes.length > 0 && SETTINGS.held > 0) {
-      const upstream = await startUpstreamChild(root, agent.accessKeyId);
+      const upstream = await startUpstreamChild(dirs.root, agent.accessKeyId);
       const stubs = await startStubs();
       for (const mode of modes) {
         process.stderr.write(`  ${SETTINGS.held} held, ${mode.label} ...`);
@@ -811,9 +800,7 @@ async function main() {
     if (held.length > 0) printHeld(held);
     printBudgets(post, held);
   } finally {
-    await stopAllTracked();
-    rmSync(root, { recursive: true, force: true });
-    tempRoot = undefined;
+    await endRun(dirs);
   }
   if (failures.length > 0) {
     console.error(`\n${failures.length} scenario(s) failed:`);

@@ -10,11 +10,11 @@
 // Exit code: 0 when every scenario ran with every request answered 200 (budgets are reported,
 // not asserted); 1 when a scenario failed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { killTracked, startRedis, startUpstream, stopAllTracked, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { benchHome, canPin, cleanUpOnExit, cores, endRun, killTracked, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -34,20 +34,9 @@ const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'ben
 // ---------------------------------------------------------------------------------------------
 // Child processes: every one is tracked and killed on exit, error or signal.
 
-let tempRoot; // removed on exit, however the run ends
-process.on('exit', () => {
-  killTracked();
-  if (tempRoot !== undefined) rmSync(tempRoot, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killTracked();
-    process.exit(130);
-  });
-}
+cleanUpOnExit();
 
-const cores = os.availableParallelism?.() ?? os.cpus().length;
-const PIN = env.BENCH_PIN !== '0' && cores >= 2 && findBinary('taskset') !== undefined;
+const PIN = canPin();
 const CPU = { proxy: '1', load: '0', upstream: '0' };
 
 /** [command, args] for `cmd args`, pinned to `cpu` when pinning is on. */
@@ -348,10 +337,7 @@ async function main() {
   );
   console.log('  GET of a 1 KiB object from a local Node upstream; every request must answer 200\n');
 
-  const root = mkdtempSync(path.join(os.tmpdir(), 'countersign-bench-'));
-  tempRoot = root;
-  const dirs = { root, data: path.join(root, 'data'), policies: path.join(root, 'policies') };
-  mkdirSync(dirs.policies);
+  const dirs = benchHome('countersign-bench-');
   try {
     process.stderr.write('setting up: moto (STS), agent key, upstream\n');
     const moto = await startMoto(track);
@@ -374,7 +360,7 @@ async function main() {
     const agent = JSON.parse(
       execFileSync(process.execPath, [CLI, 'agents', 'issue', 'bench', '--json'], { env: countersignEnv(dirs, moto, {}), encoding: 'utf8' }),
     );
-    const upstream = await startUpstream(root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
+    const upstream = await startUpstream(dirs.root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
     const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
     const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;
     const csHttps = { upstreamOverrides: `s3=${httpsUpstream},sts=${moto.endpoint}`, upstreamCaFile: upstream.caFile };
@@ -410,7 +396,7 @@ async function main() {
     }
     await redis?.stop();
     await scenario('mitmdump', 'mitmdump HTTPS_PROXY', upstream, {
-      proxy: () => startMitmdump(root, upstream.caFile),
+      proxy: () => startMitmdump(dirs.root, upstream.caFile),
       load: (mitm) => ({ kind: 'proxy', proxyUrl: mitm.url, url: `${httpsUpstream}${objectPath}`, caFile: mitm.caFile, key: DIRECT_KEY }),
     });
     await scenario('direct-http', 'direct HTTP (no proxy)', upstream, {
@@ -428,9 +414,7 @@ async function main() {
     console.log('');
     printResults();
   } finally {
-    await stopAllTracked();
-    rmSync(root, { recursive: true, force: true });
-    tempRoot = undefined;
+    await endRun(dirs);
   }
   if (failures.length > 0) {
     console.error(`\n${failures.length} scenario(s) failed:`);

@@ -13,23 +13,24 @@
 // timed upload through it (CONNECT, countersign's CA). Exit code 1 when an upload fails or the
 // stand-in did not receive every byte; budgets are reported, not asserted.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   BENCH,
+  benchHome,
+  canPin,
+  cleanUpOnExit,
   cli,
   cpuSeconds,
+  endRun,
   fmt,
   foreignLoad,
-  hasTaskset,
   jsonLine,
   killTracked,
   processMemory,
   sleep,
   startCountersign,
   startUpstream,
-  stopAllTracked,
   table,
   tail,
   track,
@@ -47,21 +48,10 @@ const MODES = (env.BENCH_UPLOAD_MODES ?? 'unsigned,unsigned-trailer,signed-chunk
 const LABELS = { unsigned: 'UNSIGNED-PAYLOAD', 'unsigned-trailer': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'signed-chunks': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD (64 KiB)' };
 const BUDGET = { memoryMiB: 64, throughput: 0.8 };
 const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'bench-direct-client-secret' };
-const cores = os.availableParallelism?.() ?? os.cpus().length;
-const PIN = env.BENCH_PIN !== '0' && cores >= 2 && hasTaskset();
+const PIN = canPin();
 const CPU = PIN ? { countersign: '1', client: '0' } : {};
 
-let tempRoot;
-process.on('exit', () => {
-  killTracked();
-  if (tempRoot !== undefined) rmSync(tempRoot, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    killTracked();
-    process.exit(130);
-  });
-}
+cleanUpOnExit();
 
 /** One upload by bench/upload-client.js; resolves with its result, throws unless it got a 200. */
 async function upload(config) {
@@ -194,10 +184,7 @@ async function main() {
   console.log(`  ${fmt(BYTES / MiB, 0)} MiB PUT per upload, streamed from a generator with Content-Length; per mode a fresh countersign, ${WARMUP_BYTES / MiB} MiB warm-up,`);
   console.log(`  then direct and through countersign in turn, ${RUNS} times: the fastest of each counts, the memory peak is over all of them`);
   console.log(PIN ? '  pinned: countersign on CPU 1; client and S3 stand-in on CPU 0 (BENCH_PIN=0 to unpin)' : '  not pinned: every process shares every core');
-  const root = mkdtempSync(path.join(os.tmpdir(), 'countersign-upload-bench-'));
-  tempRoot = root;
-  const dirs = { root, data: path.join(root, 'data'), policies: path.join(root, 'policies') };
-  mkdirSync(dirs.policies);
+  const dirs = benchHome('countersign-upload-bench-');
   const results = [];
   const failures = [];
   try {
@@ -208,7 +195,7 @@ async function main() {
       ['apiVersion: countersign.dev/v1alpha1', 'kind: Policy', 'rules:', '  - name: bench-upload', '    effect: allow', '    agents: ["bench"]', '    actions: ["s3:PutObject"]', '    resources: ["arn:aws:s3:::bench/*"]', '    credentials:', `      roleArn: "${moto.roleArn}"`, ''].join('\n'),
     );
     const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json']));
-    const upstream = await startUpstream(root, agent.accessKeyId, { cpu: CPU.client });
+    const upstream = await startUpstream(dirs.root, agent.accessKeyId, { cpu: CPU.client });
     for (const mode of MODES) {
       process.stderr.write(`  ${LABELS[mode] ?? mode} ...`);
       try {
@@ -224,9 +211,7 @@ async function main() {
     report(results);
     console.log('');
   } finally {
-    await stopAllTracked();
-    rmSync(root, { recursive: true, force: true });
-    tempRoot = undefined;
+    await endRun(dirs);
   }
   if (failures.length > 0) {
     console.error(`${failures.length} upload mode(s) failed:`);
