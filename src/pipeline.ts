@@ -26,7 +26,7 @@ import { decidedEvent, elapsedMs, recordClassification, recordDecision, type Req
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
 import { sessionPolicy } from './broker/session-policy.js';
-import { readBody } from './edge/body.js';
+import { hasBody, readBody } from './edge/body.js';
 import { acceptBody, type InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from './forward/headers.js';
@@ -199,9 +199,8 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   const toSign: SignableRequest = body === undefined
     ? { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers }
     : { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers, body };
-  const signingDate = new Date();
-  const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service, signingDate);
-  const outgoing = body ?? (requestHasBody(inbound) ? inbound.message : undefined);
+  const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service);
+  const outgoing = body ?? (hasBody(inbound.message.headers) ? inbound.message : undefined);
   if (outgoing === inbound.message) acceptBody(inbound.message, res);
 
   const upstreamStart = process.hrtime.bigint();
@@ -248,11 +247,6 @@ function requestBytes(inbound: InboundRequest): number | undefined {
   return inbound.message.headers['transfer-encoding'] === undefined ? 0 : undefined;
 }
 
-function requestHasBody(inbound: InboundRequest): boolean {
-  const headers = inbound.message.headers;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
-}
-
 function accessDenied(identity: AgentIdentity, decision: Decision, requestId: string): CountersignError {
   const refusing = decision.reasons.filter((r) => r.code !== 'RULE_ALLOWED');
   const why = refusing
@@ -271,7 +265,7 @@ async function holdForApproval({ deps, inbound, audit, res }: RequestContext, { 
   res.once('close', onClose);
   const holdStart = process.hrtime.bigint();
   // Binding the approval to an unbuffered body reads it.
-  if (verified.body === undefined && requestHasBody(inbound)) acceptBody(inbound.message, res);
+  if (verified.body === undefined && hasBody(inbound.message.headers)) acceptBody(inbound.message, res);
   try {
     const outcome = await deps.approvals.hold({
       requestId: inbound.id,

@@ -5,7 +5,7 @@ import type { Logger } from '../audit/logger.js';
 import type { Classification } from '../aws/classify/index.js';
 import type { QueryParams } from '../aws/query-string.js';
 import { sha256Hex } from '../aws/sigv4.js';
-import { readBody } from '../edge/body.js';
+import { hasBody, readBody } from '../edge/body.js';
 import { CountersignError } from '../errors.js';
 import type { Decision } from '../policy/evaluate.js';
 import type { DirectorySpec, ReviewerSpec } from '../policy/types.js';
@@ -147,8 +147,7 @@ export class ApprovalService {
     if (input.body !== undefined) return { bodySha256: sha256Hex(input.body), body: input.body };
     const declared = input.headers['x-amz-content-sha256'];
     if (typeof declared === 'string' && /^[0-9a-f]{64}$/.test(declared)) return { bodySha256: declared, body: undefined };
-    const hasBody = input.headers['transfer-encoding'] !== undefined || (input.headers['content-length'] ?? '0') !== '0';
-    if (!hasBody) return { bodySha256: EMPTY_SHA256, body: undefined };
+    if (!hasBody(input.headers)) return { bodySha256: EMPTY_SHA256, body: undefined };
     const body = await readBody(input.stream as Parameters<typeof readBody>[0], this.deps.maxBufferedBodyBytes);
     return { bodySha256: sha256Hex(body), body };
   }

@@ -27,11 +27,10 @@
  * precedes it. Nothing is forwarded before it verified; the final chunk (and trailer) is held
  * until the input ends, so a body with anything after its final chunk never reaches AWS whole.
  */
-import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { CountersignError } from '../errors.js';
-import { signingKey } from './sigv4-verify.js';
+import { sha256Hex, signingKey } from './sigv4-verify.js';
 
 /** One signature chain: the key, date and scope the chunks are signed with, and its seed. */
 export interface ChunkChain {
@@ -93,10 +92,6 @@ const CHUNK_HEADER = /^([0-9a-fA-F]{1,8});chunk-signature=([0-9a-fA-F]{64})\r\n$
 const TRAILER_SIGNATURE_NAME = 'x-amz-trailer-signature';
 const TRAILER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):([^\r\n\0]*?)\r?\n$/;
 
-/** SHA-256 in hex, with node's one-shot `crypto.hash` where it exists (node >= 20.12). */
-const oneShot = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
-const sha256Hex: (data: string | Buffer) => string =
-  typeof oneShot === 'function' ? (data) => oneShot('sha256', data, 'hex') : (data) => createHash('sha256').update(data).digest('hex');
 
 function malformed(message: string): CountersignError {
   return new CountersignError('MalformedChunkedBody', `Malformed aws-chunked body: ${message}.`);

@@ -81,7 +81,7 @@ function canonicalHeaderValue(value: string): string {
  * older 20.x still loads) is twice as fast as a Hash object.
  */
 const oneShot = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
-const sha256Hex: (data: string | Buffer) => string =
+export const sha256Hex: (data: string | Buffer) => string =
   typeof oneShot === 'function' ? (data) => oneShot('sha256', data, 'hex') : (data) => createHash('sha256').update(data).digest('hex');
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { CountersignError } from '../errors.js';
@@ -221,6 +220,4 @@ export async function signRequest(
   return signed.headers;
 }
 
-export function sha256Hex(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
-}
+export { sha256Hex } from './sigv4-verify.js';

@@ -1,5 +1,10 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { CountersignError } from '../errors.js';
+
+/** A body is on its way: chunked, or a Content-Length other than 0 (told from the headers, no byte read). */
+export function hasBody(headers: IncomingHttpHeaders): boolean {
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
+}
 
 /** Reads a whole request body, refusing past `limit` bytes without reading further. */
 export async function readBody(message: IncomingMessage, limit: number): Promise<Buffer> {

@@ -6,6 +6,7 @@ import { ERROR_CATALOGUE } from '../errors.js';
 import { forwardableResponseHead, passThroughRequestHeaders } from '../forward/headers.js';
 import type { PipelineDeps } from '../pipeline.js';
 import { decideHostRequest } from '../policy/evaluate.js';
+import { hasBody } from './body.js';
 import { acceptBody, splitTarget } from './inbound.js';
 
 export interface HostTarget {
@@ -56,11 +57,11 @@ export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: Ser
   }
   const headers = passThroughRequestHeaders(req.headers);
   headers.host = authority;
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-  if (hasBody) acceptBody(req, res);
+  const withBody = hasBody(req.headers);
+  if (withBody) acceptBody(req, res);
   const upstreamStart = process.hrtime.bigint();
   deps.upstream
-    .forward({ origin: `${target.scheme}://${authority}`, path: rawQuery === '' ? rawPath : `${rawPath}?${rawQuery}`, method, headers, body: hasBody ? req : undefined }, res, (status, rawHeaders) => {
+    .forward({ origin: `${target.scheme}://${authority}`, path: rawQuery === '' ? rawPath : `${rawPath}?${rawQuery}`, method, headers, body: withBody ? req : undefined }, res, (status, rawHeaders) => {
       audit.upstreamStatus = status;
       res.writeHead(status, forwardableResponseHead(rawHeaders, audit.requestId));
     })

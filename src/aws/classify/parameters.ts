@@ -1,4 +1,4 @@
-import { formBodyOf, jsonBodyOf, locationReader, type RequestParts } from '../routes/iam-actions.js';
+import { formParameters, jsonBodyOf, locationReader, type RequestParts } from '../routes/iam-actions.js';
 import type { RouteOperation } from '../routes/table.js';
 
 /**
@@ -14,11 +14,7 @@ import type { RouteOperation } from '../routes/table.js';
 export function parametersOf(op: RouteOperation, parts: RequestParts): Record<string, string> {
   const out: Record<string, string> = {};
   if (parts.protocol === 'query' || parts.protocol === 'ec2') {
-    const form = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
-    for (const [key, value] of form) if (key !== 'Action' && key !== 'Version') out[key] = compactJson(value);
-    for (const [key, value] of Object.entries(parts.query)) {
-      if (!form.has(key) && key !== 'Action' && key !== 'Version') out[key] = compactJson(typeof value === 'string' ? value : (value[0] ?? ''));
-    }
+    for (const [key, value] of formParameters(parts)) if (key !== 'Action' && key !== 'Version') out[key] = compactJson(value);
     return out;
   }
   if (parts.protocol === 'json') {

@@ -1,3 +1,4 @@
+import { hasBody } from '../../edge/body.js';
 import { CountersignError } from '../../errors.js';
 import type { Protocol } from '../protocol.js';
 import { formBodyOf, iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
@@ -37,12 +38,6 @@ function single(value: string | readonly string[] | undefined, name: string): st
   if (value === undefined || typeof value === 'string') return value;
   if (value.length > 1) throw unclassified(`${name} is given more than once`);
   return value[0];
-}
-
-/** A body is on its way (its bytes are not read to tell). */
-function hasBody(head: ClassifyHead): boolean {
-  const length = head.headers['content-length'];
-  return head.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 export function planRouted(head: ClassifyHead): ClassificationPlan {
@@ -101,7 +96,7 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
     throw unclassified(`query parameter "${(match.unknownQuery[0] ?? '').slice(0, 64)}" is not defined for ${service.id}:${match.operation.name}`);
   }
   // Without x-amz-content-sha256 the signature covers the body's hash, so it must be read to verify.
-  const buffersBody = readsBody(match.operation) || (head.headers['x-amz-content-sha256'] === undefined && hasBody(head));
+  const buffersBody = readsBody(match.operation) || (head.headers['x-amz-content-sha256'] === undefined && hasBody(head.headers));
   const protocol = service.protocol;
   return {
     protocol: ERROR_SHAPE[protocol],

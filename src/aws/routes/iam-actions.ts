@@ -230,9 +230,17 @@ function walkXml(root: XmlElement, segments: readonly string[]): string[] {
  * query and headers (S3 GetObject, PutObject) do not.
  */
 export function readsBody(op: RouteOperation): boolean {
-  const locations = [...Object.values(op.members), ...Object.values(op.altMembers).flatMap((m) => Object.values(m ?? {}))];
-  return locations.some((l) => l.startsWith('body:') || l.startsWith('xml:'));
+  let reads = bodyReaders.get(op);
+  if (reads === undefined) {
+    const locations = [...Object.values(op.members), ...Object.values(op.altMembers).flatMap((m) => Object.values(m ?? {}))];
+    reads = locations.some((l) => l.startsWith('body:') || l.startsWith('xml:'));
+    bodyReaders.set(op, reads);
+  }
+  return reads;
 }
+
+/** readsBody per operation, worked out on its first request (every REST request asks). */
+const bodyReaders = new WeakMap<RouteOperation, boolean>();
 
 /** A reader over one request's members for one operation, parsing the body at most once. */
 export function requestMembers(op: RouteOperation, parts: RequestParts): MemberReader {
@@ -275,25 +283,22 @@ export function formBodyOf(body: Buffer): ReadonlyMap<string, string> {
   return parsed;
 }
 
+/** A query-protocol request's parameters: the form body's, then those only in the URL (first value of a repeated one). */
+export function formParameters(parts: Pick<RequestParts, 'body' | 'query'>): ReadonlyMap<string, string> {
+  const params = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
+  const extra = Object.keys(parts.query).filter((key) => !params.has(key));
+  if (extra.length === 0) return params;
+  const merged = new Map(params);
+  for (const key of extra) merged.set(key, asList(parts.query[key])[0] ?? '');
+  return merged;
+}
+
 /** Values at a table location ("uri:Bucket", "querystring:versionId", "body:A.B[]", "xml:Object[].Key"). */
 export function locationReader(parts: RequestParts): (location: string) => readonly string[] | undefined {
   let form: ReadonlyMap<string, string> | undefined;
   let xml: XmlElement | undefined | null = null;
   const readJson = (): unknown => (parts.body === undefined ? undefined : jsonBodyOf(parts.body));
-  const readForm = (): ReadonlyMap<string, string> => {
-    if (form === undefined) {
-      const params = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
-      // Parameters in the URL count too, after the body's.
-      const extra = Object.keys(parts.query).filter((key) => !params.has(key));
-      if (extra.length === 0) form = params;
-      else {
-        const merged = new Map(params);
-        for (const key of extra) merged.set(key, asList(parts.query[key])[0] ?? '');
-        form = merged;
-      }
-    }
-    return form;
-  };
+  const readForm = (): ReadonlyMap<string, string> => (form ??= formParameters(parts));
   return (location) => {
     const colon = location.indexOf(':');
     const kind = location.slice(0, colon);

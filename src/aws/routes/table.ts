@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { virtualHostedBucket } from '../endpoints.js';
 import type { QueryParams } from '../query-string.js';
+import { PRESIGN_PARAMS } from '../sigv4.js';
 
 /**
  * The route table: every AWS service's operations and how a request names them, generated from
@@ -428,17 +429,7 @@ export interface RestMatch {
 }
 
 /** Query parameters any request may carry: query-string SigV4 (presigned URLs) and SDK hints. */
-const ALWAYS_ALLOWED_QUERY = new Set([
-  'X-Amz-Algorithm',
-  'X-Amz-Credential',
-  'X-Amz-Date',
-  'X-Amz-Expires',
-  'X-Amz-SignedHeaders',
-  'X-Amz-Signature',
-  'X-Amz-Security-Token',
-  'X-Amz-User-Agent',
-  'x-id',
-]);
+const ALWAYS_ALLOWED_QUERY: ReadonlySet<string> = new Set([...PRESIGN_PARAMS, 'X-Amz-User-Agent', 'x-id']);
 
 type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 
