@@ -61,7 +61,7 @@ export class AuditLog {
       this.logger.error({ event: 'audit.record_dropped', dropped: this.dropped, queue: this.queue.length }, 'durable audit queue full: the oldest record was dropped (it is still in the stdout log)');
     }
     this.queue.push(event);
-    this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
+    this.timer ??= this.flushAfter(this.flushMs);
   }
 
   /** Writes everything queued; resolves when done or when the sink failed (records stay queued). */
@@ -77,6 +77,18 @@ export class AuditLog {
     this.timer = undefined;
     await this.flush();
     await this.sink?.close();
+  }
+
+  /**
+   * A timer that has fired is forgotten before it flushes: one firing while a slow append is
+   * under way joins that drain, and a remembered spent timer would stop emit from ever
+   * scheduling another flush.
+   */
+  private flushAfter(ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
   }
 
   private async drain(): Promise<void> {
@@ -99,7 +111,7 @@ export class AuditLog {
           );
         }
         this.failing = true;
-        this.timer = setTimeout(() => void this.flush(), Math.min(5_000, this.flushMs * 2 ** Math.min(this.failures, 7)));
+        this.timer = this.flushAfter(Math.min(5_000, this.flushMs * 2 ** Math.min(this.failures, 7)));
         return;
       }
     }

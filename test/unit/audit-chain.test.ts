@@ -13,6 +13,7 @@ import type { AuditEvent, AuditRecord } from '../../src/audit/events.js';
 import { FileAuditSink } from '../../src/audit/file-sink.js';
 import { createLogger } from '../../src/audit/logger.js';
 import { RedisAuditSink } from '../../src/audit/redis-sink.js';
+import type { AuditSink } from '../../src/audit/sink.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const events = (n: number, from = 0): AuditEvent[] =>
@@ -77,6 +78,28 @@ describe('file sink', () => {
     lines[3] = (lines[3] ?? '').replace('"upstreamStatus":200', '"upstreamStatus":403');
     writeFileSync(file, lines.join('\n') + '\n');
     expect(verifyChain(await readAll(new FileAuditSink(file))).broken).toMatchObject({ seq: 4 });
+  });
+
+  it('keeps writing when appends are slower than the flush interval (a busy disk)', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cs-audit-')), 'audit.jsonl');
+    const disk = new FileAuditSink(file);
+    // The real file sink behind a disk that takes 60 ms a write: flush timers fire mid-append.
+    const slow: AuditSink = { kind: 'file', read: () => disk.read(), close: () => disk.close(), append: async (batch, replica) => (await new Promise((r) => setTimeout(r, 60)), disk.append(batch, replica)) };
+    const log = new AuditLog(createLogger('silent'), slow, 'a', { flushMs: 5 });
+    const settle = async () => {
+      const deadline = Date.now() + 5_000;
+      while (log.queueDepth > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
+    const [first, second, third] = events(3);
+    log.emit(first as AuditEvent);
+    await new Promise((r) => setTimeout(r, 20)); // the first append is under way
+    log.emit(second as AuditEvent); // its flush timer fires before that append ends
+    await settle();
+    log.emit(third as AuditEvent); // must still get a flush of its own
+    await new Promise((r) => setTimeout(r, 300));
+    expect(log.queueDepth).toBe(0);
+    expect((await readAll(disk)).map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2']);
+    await log.close();
   });
 });
 
