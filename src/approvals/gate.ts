@@ -1,4 +1,4 @@
-import type { ApprovalDraft, ApprovalRecord, ApprovalStore } from './types.js';
+import type { ApprovalDraft, ApprovalRecord, ApprovalStore, ConsumeOutcome } from './types.js';
 
 export type GateResult =
   | { readonly kind: 'go'; readonly record: ApprovalRecord }
@@ -25,9 +25,20 @@ interface Waiter {
  * every store decision wakes the waiters for that record here. A retry of the same request
  * joins the existing record; an approved record is consumed atomically before the request
  * goes, so one approval never serves more uses than it allows.
+ *
+ * The same request held many times over (an agent retrying in a loop) must not turn one
+ * decision into a stampede on the store: concurrent reads of one record share one read,
+ * consumes of one record queue behind each other and stop at the first refusal (a used-up,
+ * expired or denied record stays so), and identical drafts share one findOrCreate.
  */
 export class ApprovalGate {
   private readonly waiters = new Map<string, Set<(woken: boolean) => void>>();
+  /** Reads under way by record id; a decision drops them, so a read joined is never older than the last decision heard. */
+  private readonly reads = new Map<string, Promise<ApprovalRecord | undefined>>();
+  /** The tail of each record's consume queue. */
+  private readonly consumes = new Map<string, Promise<ConsumeOutcome>>();
+  /** findOrCreate calls under way by fingerprint. */
+  private readonly opens = new Map<string, Promise<ApprovalRecord>>();
   private releasing = false;
 
   constructor(
@@ -64,7 +75,7 @@ export class ApprovalGate {
       if (request.signal.aborted) return { kind: 'pending', record };
       const waiter = this.register(record.id, deadline - this.now(), request.signal);
       // Read after registering, so a decision made in between still wakes us.
-      record = (await this.store.get(record.id, this.now())) ?? record;
+      record = (await this.read(record.id)) ?? record;
       if (record.status !== 'pending') {
         waiter.cancel();
         const settled = await this.settle(record, request.draft);
@@ -73,17 +84,38 @@ export class ApprovalGate {
         continue;
       }
       if (!(await waiter.woken) || this.releasing) {
-        const latest = (await this.store.get(record.id, this.now())) ?? record;
+        const latest = (await this.read(record.id)) ?? record;
         if (latest.status === 'pending') return { kind: 'pending', record: latest };
         record = latest;
       }
     }
   }
 
-  private async open(draft: ApprovalDraft): Promise<ApprovalRecord> {
-    const { record, created } = await this.store.findOrCreate(draft, this.now());
-    if (created) this.onCreated(record);
-    return record;
+  private open(draft: ApprovalDraft): Promise<ApprovalRecord> {
+    return shared(this.opens, draft.fingerprint, async () => {
+      const { record, created } = await this.store.findOrCreate(draft, this.now());
+      if (created) this.onCreated(record);
+      return record;
+    });
+  }
+
+  private read(id: string): Promise<ApprovalRecord | undefined> {
+    return shared(this.reads, id, () => this.store.get(id, this.now()));
+  }
+
+  /** One use of an approved record, after the consumes queued before it; a refusal ends the queue's calls to the store. */
+  private consume(id: string): Promise<ConsumeOutcome> {
+    const previous = this.consumes.get(id);
+    const next = (async () => {
+      const before = await previous?.catch(() => undefined);
+      return before !== undefined && !before.ok ? before : this.store.consume(id, this.now());
+    })();
+    this.consumes.set(id, next);
+    const forget = () => {
+      if (this.consumes.get(id) === next) this.consumes.delete(id);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   /** A decided record: go (consuming one use), denied, expired, or reopened as a new request. */
@@ -91,7 +123,7 @@ export class ApprovalGate {
     if (record.status === 'denied') return { kind: 'denied', record };
     if (record.status === 'expired') return { kind: 'expired', record };
     if (record.status === 'approved') {
-      const used = await this.store.consume(record.id, this.now());
+      const used = await this.consume(record.id);
       if (used.ok) return { kind: 'go', record: used.record };
       if (used.reason === 'expired') return { kind: 'expired', record: used.record ?? record };
     }
@@ -125,6 +157,20 @@ export class ApprovalGate {
   }
 
   private wake(id: string): void {
+    this.reads.delete(id);
     for (const finish of [...(this.waiters.get(id) ?? [])]) finish(true);
   }
+}
+
+/** The call under way for this key, or a new one, forgotten once it settles. */
+function shared<T>(calls: Map<string, Promise<T>>, key: string, call: () => Promise<T>): Promise<T> {
+  const running = calls.get(key);
+  if (running !== undefined) return running;
+  const started = call();
+  calls.set(key, started);
+  const forget = () => {
+    if (calls.get(key) === started) calls.delete(key);
+  };
+  started.then(forget, forget);
+  return started;
 }

@@ -4,36 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
 import { RedisApprovalStore } from '../../src/approvals/redis-store.js';
-import type { ApprovalDraft, ApprovalStore, DecisionEvent } from '../../src/approvals/types.js';
+import type { ApprovalStore, DecisionEvent } from '../../src/approvals/types.js';
+import { draft, MINUTE } from '../support/approval-draft.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const T0 = 1_800_000_000_000;
-const MINUTE = 60_000;
-
-function draft(overrides: Partial<ApprovalDraft> = {}): ApprovalDraft {
-  return {
-    fingerprint: randomUUID(),
-    context: {
-      agent: 'bot',
-      owners: ['olga'],
-      service: 's3',
-      operation: 'GetObject',
-      region: 'us-east-1',
-      actions: ['s3:GetObject'],
-      resources: ['arn:aws:s3:::b/k'],
-      rules: ['r'],
-      reasons: ['RULE_NEEDS_APPROVAL'],
-      parametersPreview: '{}',
-      method: 'GET',
-      host: 'b.s3.amazonaws.com',
-      path: '/k',
-    },
-    requirements: [{ rule: 'r', quorum: 2, eligible: ['ann', 'bob', 'cat'] }],
-    pendingTimeoutMs: 15 * MINUTE,
-    maxUses: 1,
-    ...overrides,
-  };
-}
 
 let redis: RedisServer;
 beforeAll(async () => {

@@ -1,0 +1,30 @@
+// An approval draft for the store and gate tests: one S3 read, two of three reviewers.
+import { randomUUID } from 'node:crypto';
+import type { ApprovalDraft } from '../../src/approvals/types.js';
+
+export const MINUTE = 60_000;
+
+export function draft(overrides: Partial<ApprovalDraft> = {}): ApprovalDraft {
+  return {
+    fingerprint: randomUUID(),
+    context: {
+      agent: 'bot',
+      owners: ['olga'],
+      service: 's3',
+      operation: 'GetObject',
+      region: 'us-east-1',
+      actions: ['s3:GetObject'],
+      resources: ['arn:aws:s3:::b/k'],
+      rules: ['r'],
+      reasons: ['RULE_NEEDS_APPROVAL'],
+      parametersPreview: '{}',
+      method: 'GET',
+      host: 'b.s3.amazonaws.com',
+      path: '/k',
+    },
+    requirements: [{ rule: 'r', quorum: 2, eligible: ['ann', 'bob', 'cat'] }],
+    pendingTimeoutMs: 15 * MINUTE,
+    maxUses: 1,
+    ...overrides,
+  };
+}
