@@ -31,7 +31,7 @@ export const ERROR_CATALOGUE = {
   UnsupportedSigning: {
     status: 400,
     awsCode: 'InvalidRequest',
-    hint: 'Sign with AWS4-HMAC-SHA256 (in the Authorization header or a presigned URL); SigV4a is not supported.',
+    hint: 'Sign with SigV4 (AWS4-HMAC-SHA256), in the Authorization header or a presigned URL; SigV2, SigV3 and SigV4a are not supported.',
   },
   MalformedChunkedBody: {
     status: 400,

@@ -58,6 +58,14 @@ function iamData() {
   const services = new Set(readJson(join(IAM_DATA, 'data/services.json')));
   const actions = new Map();
   const resourceTypes = new Map();
+  const typesOf = (prefix) => {
+    if (!services.has(prefix)) return {};
+    if (!resourceTypes.has(prefix)) {
+      const path = join(IAM_DATA, `data/resourceTypes/${prefix}.json`);
+      resourceTypes.set(prefix, existsSync(path) ? readJson(path) : {});
+    }
+    return resourceTypes.get(prefix);
+  };
   return {
     version: readJson(join(IAM_DATA, 'package.json')).version,
     hasService: (prefix) => services.has(prefix),
@@ -66,14 +74,9 @@ function iamData() {
       if (!actions.has(prefix)) actions.set(prefix, readJson(join(IAM_DATA, `data/actions/${prefix}.json`)));
       return actions.get(prefix)[name.toLowerCase()];
     },
-    resourceType(prefix, name) {
-      if (!services.has(prefix)) return undefined;
-      if (!resourceTypes.has(prefix)) {
-        const path = join(IAM_DATA, `data/resourceTypes/${prefix}.json`);
-        resourceTypes.set(prefix, existsSync(path) ? readJson(path) : {});
-      }
-      return resourceTypes.get(prefix)[name.toLowerCase()];
-    },
+    resourceType: (prefix, name) => typesOf(prefix)[name.toLowerCase()],
+    /** Every resource type of a service, by lower-case name. */
+    resourceTypes: typesOf,
   };
 }
 
@@ -508,8 +511,69 @@ function createResolver(iam, overrides) {
       if (r.length > 0) e.r = [r[0]];
       else e.x = ['tagged resource'];
     }
-    return { entries: resolved.filter((e) => e !== undefined), paths };
+    const kept = resolved.filter((e) => e !== undefined);
+    if (service.tagOnCreate === undefined) return { entries: kept, paths };
+    // Tag on create (overlay "tagOnCreate", EC2): tags given with the call are authorised as a
+    // second action on the resources being created, named by each tag specification's
+    // ResourceType. It replaces the seed's CreateTags entries, which asked it unconditionally.
+    const tagging = tagOnCreateEntries(iam, service, members, memberExists);
+    if (tagging.length === 0) return { entries: kept, paths };
+    for (const entry of tagging) {
+      for (const c of entry.when) paths.add(c.path);
+      for (const t of entry.r) referencesOf(t.replace(/^\?/, '')).forEach((r) => paths.add(r));
+    }
+    return { entries: [...kept.filter((e) => e.a !== service.tagOnCreate.action), ...tagging], paths };
   };
+}
+
+/**
+ * The tag-on-create entries of an operation: one per top-level list of tag specifications
+ * (structures with ResourceType and Tags: EC2's TagSpecifications, ProvisionByoipCidr's
+ * PoolTagSpecifications), needed when the request carries one.
+ *
+ * EC2 User Guide, "Grant permission to tag Amazon EC2 resources during creation": "If tags are
+ * specified in the resource-creating action, Amazon performs additional authorization on the
+ * ec2:CreateTags action", on the resource created; "the ec2:CreateTags action is only evaluated
+ * if tags are applied during the resource-creating action". The resource does not exist yet:
+ * any resource of the type named (`instance/*`), as for the creating action itself.
+ */
+function tagOnCreateEntries(iam, service, members, memberExists) {
+  const entries = [];
+  for (const name of Object.keys(members).sort()) {
+    const member = members[name];
+    if (typeOf(member) !== 'list') continue;
+    const element = resolveMember(service.model, member.member);
+    if (element?.members?.ResourceType === undefined || element.members.Tags === undefined) continue;
+    const typePath = `${name}[].ResourceType`;
+    if (!memberExists(name) || !memberExists(typePath)) continue;
+    entries.push({ a: service.tagOnCreate.action, when: [{ path: name, op: 'Exists' }], r: tagOnCreateTemplates(iam, service.iamPrefix, typePath) });
+  }
+  return entries;
+}
+
+/**
+ * ARN templates for "a new resource of the type a tag specification names". The ResourceType
+ * value is the resource part of the ARN (instance, volume, security-group-rule); iam-data says
+ * which types leave the Region or the account out of their ARNs (image and snapshot have no
+ * account, IPAM types no Region). One template per ARN shape, each taking only its own types by
+ * a regex (a value no template takes names no resource: skipped, and refused when it is the
+ * only one); the Region-and-account shape takes every other well-formed value, so a resource
+ * type newer than iam-data still gets its most likely ARN.
+ */
+function tagOnCreateTemplates(iam, prefix, typePath) {
+  const shapes = new Map();
+  for (const type of Object.values(iam.resourceTypes(prefix))) {
+    const m = new RegExp(`^arn:\\$\\{Partition\\}:${prefix}:([^:]*):([^:]*):([a-z0-9-]+)/`).exec(type.arn.replaceAll('${AccountId}', '${Account}'));
+    if (m === null) continue;
+    const shape = `arn:\${Partition}:${prefix}:${m[1]}:${m[2]}:`;
+    shapes.set(shape, [...(shapes.get(shape) ?? []), m[3]]);
+  }
+  const standard = `arn:\${Partition}:${prefix}:\${Region}:\${Account}:`;
+  const others = [...shapes.keys()].filter((s) => s !== standard).sort();
+  const otherTypes = others.flatMap((s) => shapes.get(s)).sort();
+  const templates = [`${standard}\${${typePath}~/^((?!(?:${otherTypes.join('|')})$)[a-z0-9][a-z0-9-]*)$/}/*`];
+  for (const shape of others) templates.push(`${shape}\${${typePath}~/^(${[...new Set(shapes.get(shape))].sort().join('|')})$/}/*`);
+  return templates.map((t) => `?${t}`);
 }
 
 // ---- operations -----------------------------------------------------------------------------
@@ -528,7 +592,7 @@ function buildService(entry, overlay, iam, overrides) {
     if (iam.hasService(signingName)) iamPrefix = signingName;
     else if (iam.hasService(md.endpointPrefix)) iamPrefix = md.endpointPrefix;
   }
-  const service = { id, model, iamPrefix, accountMember: undefined, accountMembers: fix.accountMembers ?? [], keepSingletons: fix.keepSingletons ?? [], rewrites: fix.rewrites ?? [], dropSeeded: fix.dropSeeded ?? [] };
+  const service = { id, model, iamPrefix, accountMember: undefined, accountMembers: fix.accountMembers ?? [], keepSingletons: fix.keepSingletons ?? [], rewrites: fix.rewrites ?? [], dropSeeded: fix.dropSeeded ?? [], tagOnCreate: fix.tagOnCreate };
   const out = {
     name: className,
     signingName,

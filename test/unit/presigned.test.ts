@@ -59,6 +59,20 @@ describe('presigned URLs', () => {
     expect(refusal(() => parseQueryAuthorization({ ...base, 'X-Amz-Algorithm': 'AWS4-ECDSA-P256-SHA256' })).code).toBe('UnsupportedSigning');
   });
 
+  it('refuses a SigV2 presigned URL by name instead of as an unsigned request', () => {
+    // What boto3 makes of s3.generate_presigned_url without Config(signature_version='s3v4').
+    const sigv2 = parseQuery('AWSAccessKeyId=CSAKPRESIGN0000000000&Signature=dGVzdA%3D%3D&Expires=1795338000');
+    expect(isPresigned(sigv2)).toBe(true);
+    expect(refusal(() => parseQueryAuthorization(sigv2))).toEqual({
+      code: 'UnsupportedSigning',
+      message: "SigV2 presigned URLs (AWSAccessKeyId=...&Signature=... in the query) are not supported: presign with SigV4 (AWS4-HMAC-SHA256; boto3: Config(signature_version='s3v4')).",
+    });
+    // SigV2 query auth of the query APIs (EC2, SQS: SignatureVersion=2, Timestamp) likewise.
+    expect(refusal(() => parseQueryAuthorization(parseQuery('Action=DescribeInstances&AWSAccessKeyId=K&SignatureVersion=2&SignatureMethod=HmacSHA256&Timestamp=2026-11-21T09%3A00%3A00Z&Signature=c2ln'))).code).toBe('UnsupportedSigning');
+    // A request without any query auth is still not presigned.
+    expect(isPresigned(parseQuery('versionId=1&Signature=x'))).toBe(false);
+  });
+
   it('forwards the query without the agent auth, the rest as it was on the wire', () => {
     const raw = 'versionId=a%2Bb&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F1&X-Amz-Signature=abc&response-content-type=text%2Fplain&X-Amz-Security-Token=t&x-amz-content-sha256=UNSIGNED-PAYLOAD';
     expect(withoutParams(raw, PRESIGN_ONLY_PARAMS)).toBe('versionId=a%2Bb&response-content-type=text%2Fplain');

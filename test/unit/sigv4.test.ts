@@ -123,11 +123,16 @@ describe('parseAuthorization', () => {
     });
   });
 
-  it('refuses other schemes as MalformedAuthorization', () => {
+  it('refuses SigV2 and SigV3 headers as UnsupportedSigning, saying how to get SigV4', () => {
     expect(refusal(() => parseAuthorization('AWS CSAKABCDEFGHIJKLMNOP:c2lnbmF0dXJl'))).toEqual({
-      code: 'MalformedAuthorization',
-      message: 'Unsupported authorization scheme "AWS".',
+      code: 'UnsupportedSigning',
+      message: "SigV2 signatures (Authorization: AWS KEY:SIGNATURE) are not supported: sign with SigV4 (AWS4-HMAC-SHA256; boto3: Config(signature_version='s3v4')).",
     });
+    expect(refusal(() => parseAuthorization('AWS3-HTTPS AWSAccessKeyId=CSAK,Algorithm=HmacSHA256,Signature=c2ln')).code).toBe('UnsupportedSigning');
+  });
+
+  it('refuses other schemes as MalformedAuthorization', () => {
+    expect(refusal(() => parseAuthorization('AWS4 x')).code).toBe('MalformedAuthorization');
     expect(refusal(() => parseAuthorization('Bearer token')).code).toBe('MalformedAuthorization');
     expect(refusal(() => parseAuthorization('AWS4-HMAC-SHA256')).code).toBe('MalformedAuthorization');
   });
