@@ -89,6 +89,7 @@ CASES = [
     case('ec2-describe-instances', 'ec2', 'DescribeInstances'),
     case('ec2-terminate', 'ec2', 'TerminateInstances', InstanceIds=['i-0abc', 'i-0def']),
     case('ec2-run-instances', 'ec2', 'RunInstances', ImageId='ami-0abc', MinCount=1, MaxCount=1, InstanceType='t3.micro', SubnetId='subnet-0abc', SecurityGroupIds=['sg-0abc']),
+    case('ec2-run-instances-tagged', 'ec2', 'RunInstances', ImageId='ami-0abc', MinCount=1, MaxCount=1, TagSpecifications=[{'ResourceType': 'instance', 'Tags': [{'Key': 'team', 'Value': 'data'}]}, {'ResourceType': 'volume', 'Tags': [{'Key': 'team', 'Value': 'data'}]}]),
     # CloudWatch Logs, CloudWatch (boto3 speaks Smithy RPC v2 CBOR to it)
     case('logs-put-events', 'logs', 'PutLogEvents', logGroupName='/app/web', logStreamName='i-0abc/stdout', logEvents=[{'timestamp': 1700000000000, 'message': 'hi'}]),
     case('cw-put-metric-data', 'cloudwatch', 'PutMetricData', Namespace='App', MetricData=[{'MetricName': 'Requests', 'Value': 1.0}]),

@@ -107,6 +107,18 @@ const BOTO3: Readonly<Record<string, Expected>> = {
     'ec2:RunInstances arn:aws:ec2:us-east-1::subnet/subnet-0abc !',
     'ec2:RunInstances arn:aws:ec2:us-east-1::volume/* ! ~',
   ),
+  // Tags given at launch: ec2:CreateTags on each type tagged, as new resources.
+  'ec2-run-instances-tagged': op(
+    'RunInstances',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::image/ami-0abc',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::instance/* ! ~',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::network-interface/* ! ~',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::security-group/* ! ~',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::subnet/* ! ~',
+    'ec2:RunInstances arn:aws:ec2:us-east-1::volume/* ! ~',
+    'ec2:CreateTags arn:aws:ec2:us-east-1::instance/* ! ~',
+    'ec2:CreateTags arn:aws:ec2:us-east-1::volume/* ! ~',
+  ),
   'logs-put-events': op('PutLogEvents', 'logs:PutLogEvents arn:aws:logs:us-east-1::log-group:/app/web:log-stream:i-0abc/stdout !'),
   'cw-put-metric-data': op('PutMetricData', 'cloudwatch:PutMetricData *'),
   'cw-delete-alarms': op('DeleteAlarms', 'cloudwatch:DeleteAlarms arn:aws:cloudwatch:us-east-1::alarm:high-cpu !', 'cloudwatch:DeleteAlarms arn:aws:cloudwatch:us-east-1::alarm:low-disk !'),
