@@ -31,7 +31,7 @@ export const ERROR_CATALOGUE = {
   UnsupportedSigning: {
     status: 400,
     awsCode: 'InvalidRequest',
-    hint: 'Sign with SigV4 (AWS4-HMAC-SHA256), in the Authorization header or a presigned URL; SigV2, SigV3 and SigV4a are not supported.',
+    hint: "Sign with SigV4 (AWS4-HMAC-SHA256), in the Authorization header or a presigned URL; SigV2, SigV3 and SigV4a are not supported. boto3 presigns S3 URLs with SigV4 given Config(signature_version='s3v4').",
   },
   MalformedChunkedBody: {
     status: 400,

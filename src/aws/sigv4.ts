@@ -79,8 +79,6 @@ export function isPresigned(query: Readonly<Record<string, string | string[]>>):
   return query['X-Amz-Credential'] !== undefined || query['X-Amz-Signature'] !== undefined || query['X-Amz-Algorithm'] !== undefined || query.AWSAccessKeyId !== undefined;
 }
 
-/** How to get SigV4 instead of SigV2 (older boto3 S3 clients presign with SigV2 unless told otherwise). */
-const SIGV4 = "SigV4 (AWS4-HMAC-SHA256; boto3: Config(signature_version='s3v4'))";
 
 /** SigV4 caps a presigned URL's lifetime at seven days (X-Amz-Expires). */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
@@ -90,7 +88,7 @@ export function parseQueryAuthorization(query: Readonly<Record<string, string | 
   // SigV2 query-string auth (AWSAccessKeyId, Signature, Expires or Timestamp), which older
   // presigners (boto 2, boto3 S3 clients without signature_version='s3v4') still make.
   if (query['X-Amz-Algorithm'] === undefined && query['X-Amz-Credential'] === undefined && query.AWSAccessKeyId !== undefined) {
-    throw new CountersignError('UnsupportedSigning', `SigV2 presigned URLs (AWSAccessKeyId=...&Signature=... in the query) are not supported: presign with ${SIGV4}.`);
+    throw new CountersignError('UnsupportedSigning', 'SigV2 presigned URLs (AWSAccessKeyId and Signature in the query) are not supported.');
   }
   const one = (name: (typeof PRESIGN_PARAMS)[number]): string => {
     const value = query[name];
@@ -118,10 +116,10 @@ function checkAlgorithm(algorithm: string): void {
     throw new CountersignError('UnsupportedSigning', 'SigV4a (AWS4-ECDSA-P256-SHA256) signatures are not supported.');
   }
   if (algorithm === 'AWS') {
-    throw new CountersignError('UnsupportedSigning', `SigV2 signatures (Authorization: AWS KEY:SIGNATURE) are not supported: sign with ${SIGV4}.`);
+    throw new CountersignError('UnsupportedSigning', 'SigV2 signatures (Authorization: AWS KEY:SIGNATURE) are not supported.');
   }
   if (algorithm === 'AWS3' || algorithm === 'AWS3-HTTPS') {
-    throw new CountersignError('UnsupportedSigning', `SigV3 signatures (${algorithm}) are not supported: sign with ${SIGV4}.`);
+    throw new CountersignError('UnsupportedSigning', `SigV3 signatures (${algorithm}) are not supported.`);
   }
   if (algorithm !== ALGORITHM) {
     throw new CountersignError('MalformedAuthorization', `Unsupported authorization scheme "${algorithm.slice(0, 32)}".`);

@@ -108,7 +108,7 @@ const PRESIGN = `
 import boto3, json, sys
 from botocore.config import Config
 a = json.loads(sys.argv[1])
-url = boto3.client('s3', config=Config(signature_version='s3v4')).generate_presigned_url('get_object', Params={'Bucket': a['bucket'], 'Key': a['key']}, ExpiresIn=a['expires'])
+url = boto3.client('s3', config=Config(signature_version=a.get('signature', 's3v4'))).generate_presigned_url('get_object', Params={'Bucket': a['bucket'], 'Key': a['key']}, ExpiresIn=a['expires'])
 print(json.dumps(url))
 `;
 
@@ -285,7 +285,7 @@ describe('S3 signing variants through countersign', { timeout: 120_000 }, () => 
   const digests = (keys: string[]) => python<Array<{ sha256: string; size: number }>>(OBJECT_DIGESTS, { bucket: DATA, keys }, env());
 
   /** A presigned GET URL made with the agent key (SigV4 query auth). */
-  const presign = (key: string, expires: number) => python<string>(PRESIGN, { bucket: DATA, key, expires }, env());
+  const presign = (key: string, expires: number, signature = 's3v4') => python<string>(PRESIGN, { bucket: DATA, key, expires, signature }, env());
 
   /** GET through HTTPS_PROXY with curl, trusting countersign's CA; returns status and body. */
   async function curlGet(url: string): Promise<{ status: number; body: string }> {
@@ -319,7 +319,7 @@ describe('S3 signing variants through countersign', { timeout: 120_000 }, () => 
     }
   });
 
-  it('presigned GET made with an agent key: fetched through HTTPS_PROXY; expired or tampered ones refused in XML, nothing forwarded', async () => {
+  it('presigned GET made with an agent key: fetched through HTTPS_PROXY; expired, tampered or SigV2 ones refused in XML, nothing forwarded', async () => {
     const key = 'presigned/report one.txt';
     const url = await presign(key, 300);
     expect(url).toContain(`X-Amz-Credential=${agent.accessKeyId}`);
@@ -342,6 +342,15 @@ describe('S3 signing variants through countersign', { timeout: 120_000 }, () => 
     expect(expired.body).toMatch(/^<\?xml[\s\S]*<Error><Code>AccessDenied<\/Code>/);
     expect(expired.body).toContain('<CountersignCode>ExpiredPresignedUrl</CountersignCode>');
     expect(expired.body).toContain('The presigned URL expired at');
+
+    // boto3's SigV2 presigner ("s3"): refused by name, with what to use instead.
+    const sigv2 = await presign(key, 300, 's3');
+    expect(sigv2).toContain(`AWSAccessKeyId=${agent.accessKeyId}`);
+    const refused = await curlGet(sigv2);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain('<CountersignCode>UnsupportedSigning</CountersignCode>');
+    expect(refused.body).toContain('SigV2 presigned URLs (AWSAccessKeyId and Signature in the query) are not supported.');
+    expect(refused.body).toContain('boto3 presigns S3 URLs with SigV4 given Config(signature_version=');
     expect(forwardedTo(DATA, key)).toHaveLength(1);
   });
 
