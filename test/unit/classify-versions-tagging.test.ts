@@ -1,31 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { classify, type Classification, type ClassifyInput } from '../../src/aws/classify/index.js';
+import { type ClassifyInput } from '../../src/aws/classify/index.js';
 import { parseQuery } from '../../src/aws/query-string.js';
 import { routeTable } from '../../src/aws/routes/table.js';
-import { isCountersignError } from '../../src/errors.js';
+import { pairs, refusal, run, type Request } from '../support/classify-request.js';
 
 /**
  * Two classification rules that each cover a family of operations: S3 calls on a given object
  * version (versionId) and EC2 tags given when a resource is created (TagSpecification.N).
  */
-
-type Request = Partial<ClassifyInput> & Pick<ClassifyInput, 'method' | 'host' | 'rawPath' | 'service'>;
-
-function run(request: Request): Classification {
-  return classify({ query: {}, headers: {}, body: undefined, region: 'us-east-1', ...request });
-}
-
-function refusal(request: Request): string {
-  try {
-    run(request);
-  } catch (error) {
-    if (isCountersignError(error)) return `${error.code}: ${error.message}`;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
-
-const pairs = (c: Classification) => c.needs.map((n) => `${n.action} ${n.resource.arn}${n.wildcard === true ? ' (pattern)' : ''}`);
 
 const s3 = (method: string, path: string, query = '', headers: ClassifyInput['headers'] = {}): Request => ({
   method,

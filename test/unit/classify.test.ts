@@ -1,31 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { classify, planClassification, type Classification, type ClassifyInput } from '../../src/aws/classify/index.js';
+import { planClassification, type ClassifyInput } from '../../src/aws/classify/index.js';
 import { parseQuery } from '../../src/aws/query-string.js';
-import { isCountersignError } from '../../src/errors.js';
+import { pairs, refusal, run, type Request } from '../support/classify-request.js';
 
 /**
  * The request path's classifier over the route table, one request per protocol and the cases
  * that once had hand-written classifiers (S3, DynamoDB, STS, IAM). The SDK corpus
  * (sdk-corpus.test.ts) checks requests the real SDKs serialise.
  */
-
-type Request = Partial<ClassifyInput> & Pick<ClassifyInput, 'method' | 'host' | 'rawPath' | 'service'>;
-
-function run(request: Request): Classification {
-  return classify({ query: {}, headers: {}, body: undefined, region: 'us-east-1', ...request });
-}
-
-function refusal(request: Request): string {
-  try {
-    run(request);
-  } catch (error) {
-    if (isCountersignError(error)) return `${error.code}: ${error.message}`;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
-
-const pairs = (c: Classification) => c.needs.map((n) => `${n.action} ${n.resource.arn}${n.wildcard === true ? ' (pattern)' : ''}`);
 
 const s3 = (method: string, path: string, query = '', headers: ClassifyInput['headers'] = {}, body?: string): Request => ({
   method,
