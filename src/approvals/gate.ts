@@ -1,3 +1,4 @@
+import { BatchedResume } from './batched-resume.js';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStore, ConsumeOutcome } from './types.js';
 
 export type GateResult =
@@ -29,7 +30,8 @@ interface Waiter {
  * The same request held many times over (an agent retrying in a loop) must not turn one
  * decision into a stampede on the store: concurrent reads of one record share one read,
  * consumes of one record queue behind each other and stop at the first refusal (a used-up,
- * expired or denied record stays so), and identical drafts share one findOrCreate.
+ * expired or denied record stays so), and identical drafts share one findOrCreate. Nor may it
+ * stall the event loop: held requests resume a batch per turn (BatchedResume).
  */
 export class ApprovalGate {
   private readonly waiters = new Map<string, Set<(woken: boolean) => void>>();
@@ -40,6 +42,7 @@ export class ApprovalGate {
   /** findOrCreate calls under way by fingerprint. */
   private readonly opens = new Map<string, Promise<ApprovalRecord>>();
   private releasing = false;
+  private readonly resumer = new BatchedResume();
 
   constructor(
     private readonly store: ApprovalStore,
@@ -148,7 +151,7 @@ export class ApprovalGate {
         signal.removeEventListener('abort', onAbort);
         waiters.delete(finish);
         if (waiters.size === 0) this.waiters.delete(id);
-        resolve(value);
+        this.resumer.resume(() => resolve(value));
       };
       waiters.add(finish);
       if (signal.aborted) finish(false);
