@@ -113,12 +113,7 @@ export class ApprovalGate {
       const before = await previous?.catch(() => undefined);
       return before !== undefined && !before.ok ? before : this.store.consume(id, this.now());
     })();
-    this.consumes.set(id, next);
-    const forget = () => {
-      if (this.consumes.get(id) === next) this.consumes.delete(id);
-    };
-    next.then(forget, forget);
-    return next;
+    return remember(this.consumes, id, next);
   }
 
   /** A decided record: go (consuming one use), denied, expired, or reopened as a new request. */
@@ -165,15 +160,17 @@ export class ApprovalGate {
   }
 }
 
-/** The call under way for this key, or a new one, forgotten once it settles. */
+/** The call under way for this key, or a new one. */
 function shared<T>(calls: Map<string, Promise<T>>, key: string, call: () => Promise<T>): Promise<T> {
-  const running = calls.get(key);
-  if (running !== undefined) return running;
-  const started = call();
-  calls.set(key, started);
+  return calls.get(key) ?? remember(calls, key, call());
+}
+
+/** Keeps the promise under its key until it settles (unless replaced meanwhile). */
+function remember<T>(calls: Map<string, Promise<T>>, key: string, promise: Promise<T>): Promise<T> {
+  calls.set(key, promise);
   const forget = () => {
-    if (calls.get(key) === started) calls.delete(key);
+    if (calls.get(key) === promise) calls.delete(key);
   };
-  started.then(forget, forget);
-  return started;
+  promise.then(forget, forget);
+  return promise;
 }
