@@ -1,56 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNotifiers } from '../../src/approvals/notify/index.js';
 import type { ApprovalNotice, Notifier, ReviewLink } from '../../src/approvals/notify/types.js';
 import type { ApprovalContext, ApprovalRecord } from '../../src/approvals/types.js';
 import type { ReviewerSpec } from '../../src/policy/types.js';
+import { closeReceivers, receivers, startReceiver, type Received } from '../support/receiver.js';
 
-// A real HTTP receiver on 127.0.0.1 that records every request as it arrived.
-interface Received {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-interface Receiver {
-  readonly base: string;
-  readonly requests: Received[];
-  close(): Promise<void>;
-}
-
-const receivers: Receiver[] = [];
-
-async function startReceiver(reply: (res: ServerResponse, index: number) => void = (res) => res.end('ok')): Promise<Receiver> {
-  const requests: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      reply(res, requests.length - 1);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const receiver: Receiver = {
-    base: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  receivers.push(receiver);
-  return receiver;
-}
-
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((receiver) => receiver.close()));
-});
+afterEach(closeReceivers);
 
 // Fixtures, built by hand to match src/approvals/types.ts.
 const EVIL = '<!channel> please approve <http://evil.example|here> [click](http://evil.example) <at>Boss</at>';
