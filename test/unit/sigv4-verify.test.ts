@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { SourceData } from '@smithy/types';
 import { describe, expect, it } from 'vitest';
 import { parseQuery } from '../../src/aws/query-string.js';
-import { parseAuthorization, signatureMatches, type SigV4Authorization, type SignableRequest } from '../../src/aws/sigv4.js';
+import { signatureMatches, type SigV4Authorization, type SignableRequest } from '../../src/aws/sigv4.js';
 import { amzDate, canonicalQuery, canonicalUri, expectedSignature, verifySignature } from '../../src/aws/sigv4-verify.js';
+import { asReceived, botocoreSign, SIGNING_DATE, type BotocoreRequest } from '../support/botocore-signer.js';
 
 /**
  * The synchronous verifier (src/aws/sigv4-verify.ts) must accept exactly what smithy's signer
@@ -152,38 +152,11 @@ describe('canonical forms (AWS SigV4 documentation)', () => {
   });
 });
 
-/** botocore's SigV4Auth / S3SigV4Auth over a list of requests, clock pinned; prints their headers. */
-const BOTOCORE_SIGNER = String.raw`
-import sys, json, datetime
-from unittest import mock
-import botocore.auth as auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-out = []
-for spec in json.loads(sys.argv[1]):
-    when = datetime.datetime.strptime(spec['date'], '%Y%m%dT%H%M%SZ')
-    creds = Credentials(spec['accessKey'], spec['secretKey'])
-    signer = (auth.S3SigV4Auth if spec['service'] == 's3' else auth.SigV4Auth)(creds, spec['service'], spec['region'])
-    request = AWSRequest(method=spec['method'], url=spec['url'], headers=spec['headers'], data=spec['body'].encode('utf-8'))
-    with mock.patch.object(auth, 'get_current_datetime', return_value=when):
-        signer.add_auth(request)
-    out.append({k.lower(): v for k, v in request.headers.items()})
-print(json.dumps(out))
-`;
-
-interface BotocoreCase {
-  name: string;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-  service: string;
-  region: string;
+interface BotocoreCase extends BotocoreRequest {
+  readonly name: string;
 }
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-const AMZ_DATE = '20240102T030405Z';
-const SIGNING_DATE = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 
 const s3Get = (name: string, path: string, query = ''): BotocoreCase => ({
   name,
@@ -245,35 +218,8 @@ const CASES: BotocoreCase[] = [
   },
 ];
 
-function botocoreSign(cases: readonly BotocoreCase[]): Record<string, string>[] {
-  const specs = cases.map((c) => ({ ...c, date: AMZ_DATE, accessKey: 'CSAKABCDEFGHIJKLMNOP', secretKey: SECRET }));
-  return JSON.parse(execFileSync('python3', ['-c', BOTOCORE_SIGNER, JSON.stringify(specs)], { encoding: 'utf8' })) as Record<string, string>[];
-}
-
-/** The request as countersign receives it: raw path, decoded query, the signed headers. */
-function asReceived(c: BotocoreCase, signed: Record<string, string>): { request: SignableRequest; auth: SigV4Authorization } {
-  const url = new URL(c.url);
-  const auth = parseAuthorization(signed.authorization);
-  const all: Record<string, string> = { ...signed, host: url.host };
-  const headers: Record<string, string> = {};
-  for (const name of auth.signedHeaders) headers[name] = all[name] ?? '';
-  const target = c.url.slice(url.origin.length);
-  const q = target.indexOf('?');
-  return {
-    request: {
-      method: c.method,
-      host: url.host,
-      rawPath: q === -1 ? target : target.slice(0, q),
-      query: parseQuery(q === -1 ? '' : target.slice(q + 1)),
-      headers,
-      body: Buffer.from(c.body),
-    },
-    auth,
-  };
-}
-
 describe('verifySignature against botocore', () => {
-  const signed = botocoreSign(CASES);
+  const signed = botocoreSign(CASES, { accessKey: 'CSAKABCDEFGHIJKLMNOP', secretKey: SECRET });
 
   it.each(CASES.map((c, i) => [c.name, i] as const))('verifies %s', (_name, i) => {
     const { request, auth } = asReceived(CASES[i] as BotocoreCase, signed[i] ?? {});

@@ -1,76 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseQuery } from '../../src/aws/query-string.js';
-import { parseAmzDate, parseAuthorization, sha256Hex, signatureMatches, signRequest, type SignableRequest } from '../../src/aws/sigv4.js';
+import { parseAmzDate, parseAuthorization, sha256Hex, signatureMatches, signRequest } from '../../src/aws/sigv4.js';
 import { isCountersignError } from '../../src/errors.js';
-
-/**
- * An independent signer: botocore's SigV4Auth / S3SigV4Auth, with its clock pinned to a fixed
- * X-Amz-Date. Prints the headers botocore set (X-Amz-Date, Authorization, ...) as JSON.
- */
-const BOTOCORE_SIGNER = String.raw`
-import sys, json, datetime
-from unittest import mock
-import botocore.auth as auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-spec = json.loads(sys.argv[1])
-when = datetime.datetime.strptime(spec['date'], '%Y%m%dT%H%M%SZ')
-creds = Credentials(spec['accessKey'], spec['secretKey'], spec.get('token'))
-signer = (auth.S3SigV4Auth if spec['service'] == 's3' else auth.SigV4Auth)(creds, spec['service'], spec['region'])
-request = AWSRequest(method=spec['method'], url=spec['url'], headers=spec['headers'], data=spec['body'].encode('utf-8'))
-with mock.patch.object(auth, 'get_current_datetime', return_value=when):
-    signer.add_auth(request)
-print(json.dumps({k: v for k, v in request.headers.items()}))
-`;
-
-interface BotocoreSpec {
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-  service: string;
-  region: string;
-  token?: string;
-}
+import { AMZ_DATE, asReceived, botocoreSign, SIGNING_DATE, type BotocoreRequest } from '../support/botocore-signer.js';
 
 const ACCESS_KEY = 'CSAKABCDEFGHIJKLMNOP';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-const AMZ_DATE = '20240102T030405Z';
-const SIGNING_DATE = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
 
-function botocoreSign(spec: BotocoreSpec, secret = SECRET): Record<string, string> {
-  const out = execFileSync('python3', ['-c', BOTOCORE_SIGNER, JSON.stringify({ ...spec, date: AMZ_DATE, accessKey: ACCESS_KEY, secretKey: secret })], { encoding: 'utf8' });
-  const headers = JSON.parse(out) as Record<string, string>;
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-}
-
-/** The request as countersign sees it on the wire: the signed headers only, the raw path, the decoded query. */
-function asReceived(spec: BotocoreSpec, signed: Record<string, string>): { request: SignableRequest; authorization: string } {
-  const url = new URL(spec.url);
-  const authorization = signed.authorization ?? '';
-  const auth = parseAuthorization(authorization);
-  const all: Record<string, string> = { ...signed, host: url.host };
-  const headers: Record<string, string> = {};
-  for (const name of auth.signedHeaders) {
-    const value = all[name];
-    if (value === undefined) throw new Error(`botocore signed ${name} but did not set it`);
-    headers[name] = value;
-  }
-  const target = spec.url.slice(url.origin.length);
-  const q = target.indexOf('?');
-  return {
-    request: {
-      method: spec.method,
-      host: url.host,
-      rawPath: q === -1 ? target : target.slice(0, q),
-      query: parseQuery(q === -1 ? '' : target.slice(q + 1)),
-      headers,
-      body: Buffer.from(spec.body),
-    },
-    authorization,
-  };
+/** botocore's headers for one request signed with the agent key above. */
+function signedByBotocore(spec: BotocoreRequest): Record<string, string> {
+  return botocoreSign([spec], { accessKey: ACCESS_KEY, secretKey: SECRET })[0] ?? {};
 }
 
 function signatureOf(authorization: string | undefined): string {
@@ -194,7 +134,7 @@ describe('parseAmzDate', () => {
 });
 
 describe('signatureMatches against botocore', () => {
-  const s3Get: BotocoreSpec = {
+  const s3Get: BotocoreRequest = {
     method: 'GET',
     url: 'https://bucket.s3.us-east-1.amazonaws.com/reports/my%20key%2Bv1.txt?response-content-type=text%2Fplain&versionId=abc',
     headers: {},
@@ -203,7 +143,7 @@ describe('signatureMatches against botocore', () => {
     region: 'us-east-1',
   };
 
-  const stsPost: BotocoreSpec = {
+  const stsPost: BotocoreRequest = {
     method: 'POST',
     url: 'https://sts.us-east-1.amazonaws.com/',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' },
@@ -213,7 +153,7 @@ describe('signatureMatches against botocore', () => {
   };
 
   it('verifies an S3 GET whose key has a space and a plus (path encoded once)', async () => {
-    const signed = botocoreSign(s3Get);
+    const signed = signedByBotocore(s3Get);
     expect(signed['x-amz-date']).toBe(AMZ_DATE);
     const { request, authorization } = asReceived(s3Get, signed);
     const auth = parseAuthorization(authorization);
@@ -222,7 +162,7 @@ describe('signatureMatches against botocore', () => {
   });
 
   it('refuses the S3 GET when the path, query, a signed header, the date or the secret changes', async () => {
-    const { request, authorization } = asReceived(s3Get, botocoreSign(s3Get));
+    const { request, authorization } = asReceived(s3Get, signedByBotocore(s3Get));
     const auth = parseAuthorization(authorization);
     expect(await signatureMatches({ ...request, rawPath: request.rawPath.replace('%2B', '%2C') }, auth, SECRET, SIGNING_DATE)).toBe(false);
     expect(await signatureMatches({ ...request, rawPath: request.rawPath.replace('%20', '+') }, auth, SECRET, SIGNING_DATE)).toBe(false);
@@ -236,7 +176,7 @@ describe('signatureMatches against botocore', () => {
   });
 
   it('verifies an S3 PUT with a literal + in the raw path and a hashed body', async () => {
-    const spec: BotocoreSpec = {
+    const spec: BotocoreRequest = {
       method: 'PUT',
       url: 'https://s3.us-west-2.amazonaws.com/bucket/a+b%20c%C3%A9.txt',
       headers: { 'Content-Type': 'text/plain', 'x-amz-meta-note': '  two  spaces  ' },
@@ -244,7 +184,7 @@ describe('signatureMatches against botocore', () => {
       service: 's3',
       region: 'us-west-2',
     };
-    const signed = botocoreSign(spec);
+    const signed = signedByBotocore(spec);
     expect(signed['x-amz-content-sha256']).toBe(sha256Hex(Buffer.from('hello world')));
     const { request, authorization } = asReceived(spec, signed);
     const auth = parseAuthorization(authorization);
@@ -255,7 +195,7 @@ describe('signatureMatches against botocore', () => {
   });
 
   it('verifies a query with a value-less key, repeated keys and encoded values', async () => {
-    const spec: BotocoreSpec = {
+    const spec: BotocoreRequest = {
       method: 'GET',
       url: 'https://s3.us-east-1.amazonaws.com/bucket?uploads&b=2&a=1&a=0&prefix=x%2Fy%20z&marker=%C3%A9',
       headers: {},
@@ -263,14 +203,14 @@ describe('signatureMatches against botocore', () => {
       service: 's3',
       region: 'us-east-1',
     };
-    const { request, authorization } = asReceived(spec, botocoreSign(spec));
+    const { request, authorization } = asReceived(spec, signedByBotocore(spec));
     const auth = parseAuthorization(authorization);
     expect(await signatureMatches(request, auth, SECRET, SIGNING_DATE)).toBe(true);
     expect(await signatureMatches({ ...request, query: parseQuery('uploads&b=2&a=1&prefix=x%2Fy%20z&marker=%C3%A9') }, auth, SECRET, SIGNING_DATE)).toBe(false);
   });
 
   it('verifies an STS POST form body (signed by body hash)', async () => {
-    const signed = botocoreSign(stsPost);
+    const signed = signedByBotocore(stsPost);
     const { request, authorization } = asReceived(stsPost, signed);
     const auth = parseAuthorization(authorization);
     expect(auth).toMatchObject({ service: 'sts', region: 'us-east-1', signedHeaders: ['content-type', 'host', 'x-amz-date'] });
@@ -278,7 +218,7 @@ describe('signatureMatches against botocore', () => {
   });
 
   it('refuses the STS POST when one byte of the body, the path or a signed header changes', async () => {
-    const { request, authorization } = asReceived(stsPost, botocoreSign(stsPost));
+    const { request, authorization } = asReceived(stsPost, signedByBotocore(stsPost));
     const auth = parseAuthorization(authorization);
     const body = Buffer.from(stsPost.body);
     body[body.length - 1] = 0x36; // ...2011-06-16
@@ -289,7 +229,7 @@ describe('signatureMatches against botocore', () => {
   });
 
   it('encodes non-S3 paths twice, as botocore does', async () => {
-    const spec: BotocoreSpec = {
+    const spec: BotocoreRequest = {
       method: 'POST',
       url: 'https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/my%20fn%2Bx/invocations',
       headers: { 'Content-Type': 'application/json' },
@@ -297,7 +237,7 @@ describe('signatureMatches against botocore', () => {
       service: 'lambda',
       region: 'us-east-1',
     };
-    const { request, authorization } = asReceived(spec, botocoreSign(spec));
+    const { request, authorization } = asReceived(spec, signedByBotocore(spec));
     const auth = parseAuthorization(authorization);
     expect(await signatureMatches(request, auth, SECRET, SIGNING_DATE)).toBe(true);
     expect(await signatureMatches({ ...request, rawPath: '/2015-03-31/functions/my%20fn+x/invocations' }, auth, SECRET, SIGNING_DATE)).toBe(false);
@@ -306,6 +246,7 @@ describe('signatureMatches against botocore', () => {
 
 describe('signRequest agrees with botocore', () => {
   const credentials = { accessKeyId: 'ASIAEXAMPLEEXAMPLE12', secretAccessKey: 'minted/secret+key', sessionToken: 'FwoGZXIvYXdzE//token+with/slashes==' };
+  const minted = { accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey, token: credentials.sessionToken };
 
   it('signs an S3 PUT the way botocore does', async () => {
     const body = Buffer.from('payload bytes');
@@ -328,30 +269,13 @@ describe('signRequest agrees with botocore', () => {
     expect(signedHeadersOf(ours.authorization)).toBe('content-length;content-type;host;x-amz-acl;x-amz-content-sha256;x-amz-date;x-amz-security-token');
 
     const rest = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host'));
-    const theirs = execFileSync(
-      'python3',
-      [
-        '-c',
-        BOTOCORE_SIGNER,
-        JSON.stringify({
-          method: 'PUT',
-          url: `https://${headers.host}/dir/a%20b%2Bc.txt`,
-          headers: rest,
-          body: body.toString('utf8'),
-          service: 's3',
-          region: 'us-west-2',
-          date: AMZ_DATE,
-          accessKey: credentials.accessKeyId,
-          secretKey: credentials.secretAccessKey,
-          token: credentials.sessionToken,
-        }),
-      ],
-      { encoding: 'utf8' },
+    const [botocore = {}] = botocoreSign(
+      [{ method: 'PUT', url: `https://${headers.host}/dir/a%20b%2Bc.txt`, headers: rest, body: body.toString('utf8'), service: 's3', region: 'us-west-2' }],
+      minted,
     );
-    const botocore = JSON.parse(theirs) as Record<string, string>;
-    expect(signedHeadersOf(botocore.Authorization)).toBe(signedHeadersOf(ours.authorization));
-    expect(signatureOf(ours.authorization)).toBe(signatureOf(botocore.Authorization));
-    expect(ours.authorization).toBe(botocore.Authorization);
+    expect(signedHeadersOf(botocore.authorization)).toBe(signedHeadersOf(ours.authorization));
+    expect(signatureOf(ours.authorization)).toBe(signatureOf(botocore.authorization));
+    expect(ours.authorization).toBe(botocore.authorization);
   });
 
   it('signs an STS POST the way botocore does', async () => {
@@ -359,29 +283,8 @@ describe('signRequest agrees with botocore', () => {
     const headers = { host: 'sts.us-east-1.amazonaws.com', 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
     const ours = await signRequest({ method: 'POST', host: headers.host, rawPath: '/', query: {}, headers, body }, credentials, 'us-east-1', 'sts', SIGNING_DATE);
     expect(ours['x-amz-content-sha256']).toBeUndefined();
-    const theirs = JSON.parse(
-      execFileSync(
-        'python3',
-        [
-          '-c',
-          BOTOCORE_SIGNER,
-          JSON.stringify({
-            method: 'POST',
-            url: 'https://sts.us-east-1.amazonaws.com/',
-            headers: { 'content-type': headers['content-type'] },
-            body: body.toString('utf8'),
-            service: 'sts',
-            region: 'us-east-1',
-            date: AMZ_DATE,
-            accessKey: credentials.accessKeyId,
-            secretKey: credentials.secretAccessKey,
-            token: credentials.sessionToken,
-          }),
-        ],
-        { encoding: 'utf8' },
-      ),
-    ) as Record<string, string>;
-    expect(ours.authorization).toBe(theirs.Authorization);
+    const [theirs = {}] = botocoreSign([{ method: 'POST', url: 'https://sts.us-east-1.amazonaws.com/', headers: { 'content-type': headers['content-type'] }, body: body.toString('utf8'), service: 'sts', region: 'us-east-1' }], minted);
+    expect(ours.authorization).toBe(theirs.authorization);
   });
 
   it('signs query parameters the way botocore does', async () => {
@@ -389,30 +292,9 @@ describe('signRequest agrees with botocore', () => {
     const headers = { host: 's3.us-east-1.amazonaws.com', 'x-amz-content-sha256': emptyHash };
     const rawQuery = 'list-type=2&prefix=a%20b%2Bc%2F%C3%A9&delimiter=%2F&start-after=x%2Ay';
     const ours = await signRequest({ method: 'GET', host: headers.host, rawPath: '/bucket', query: parseQuery(rawQuery), headers }, credentials, 'us-east-1', 's3', SIGNING_DATE);
-    const theirs = JSON.parse(
-      execFileSync(
-        'python3',
-        [
-          '-c',
-          BOTOCORE_SIGNER,
-          JSON.stringify({
-            method: 'GET',
-            url: `https://${headers.host}/bucket?${rawQuery}`,
-            headers: {},
-            body: '',
-            service: 's3',
-            region: 'us-east-1',
-            date: AMZ_DATE,
-            accessKey: credentials.accessKeyId,
-            secretKey: credentials.secretAccessKey,
-            token: credentials.sessionToken,
-          }),
-        ],
-        { encoding: 'utf8' },
-      ),
-    ) as Record<string, string>;
-    expect(theirs['X-Amz-Content-SHA256']).toBe(emptyHash);
-    expect(ours.authorization).toBe(theirs.Authorization);
+    const [theirs = {}] = botocoreSign([{ method: 'GET', url: `https://${headers.host}/bucket?${rawQuery}`, headers: {}, body: '', service: 's3', region: 'us-east-1' }], minted);
+    expect(theirs['x-amz-content-sha256']).toBe(emptyHash);
+    expect(ours.authorization).toBe(theirs.authorization);
   });
 });
 
