@@ -1,7 +1,7 @@
 // Classifying hand-made requests in unit tests: defaults for what a case leaves out, the
 // refusal a case expects as "Code: message", and needs as "action arn" lines.
 import { classify, type Classification, type ClassifyInput } from '../../src/aws/classify/index.js';
-import { isCountersignError } from '../../src/errors.js';
+import { refusal as refusalOf } from './refusal.js';
 
 export type Request = Partial<ClassifyInput> & Pick<ClassifyInput, 'method' | 'host' | 'rawPath' | 'service'>;
 
@@ -10,13 +10,8 @@ export function run(request: Request): Classification {
 }
 
 export function refusal(request: Request): string {
-  try {
-    run(request);
-  } catch (error) {
-    if (isCountersignError(error)) return `${error.code}: ${error.message}`;
-    throw error;
-  }
-  throw new Error('expected a refusal');
+  const { code, message } = refusalOf(() => run(request));
+  return `${code}: ${message}`;
 }
 
 export const pairs = (c: Classification): string[] => c.needs.map((n) => `${n.action} ${n.resource.arn}${n.wildcard === true ? ' (pattern)' : ''}`);

@@ -3,17 +3,7 @@ import { endpointHost, isAwsHost, isS3Host, partitionOf, splitAuthority, virtual
 import { hostServesService } from '../../src/aws/host-service.js';
 import { payloadModeOf } from '../../src/aws/payload.js';
 import { protocolOf } from '../../src/aws/protocol.js';
-import { isCountersignError } from '../../src/errors.js';
-
-function refusal(run: () => unknown): { code: string; message: string } {
-  try {
-    run();
-  } catch (error) {
-    if (isCountersignError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
+import { refusal } from '../support/refusal.js';
 
 describe('AWS hosts', () => {
   it('recognises AWS domains', () => {

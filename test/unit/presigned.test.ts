@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { NodeSha256 } from '../../src/aws/smithy-sha256.js';
 import { parseQuery, withoutParams } from '../../src/aws/query-string.js';
 import { isPresigned, parseQueryAuthorization, PRESIGN_ONLY_PARAMS } from '../../src/aws/sigv4.js';
-import { isCountersignError } from '../../src/errors.js';
 import { verifyAgent } from '../../src/identity/identify.js';
+import { refusal } from '../support/refusal.js';
 
 /** Presigned URLs made by smithy's signer (what the JS SDK's presigners use), verified by countersign's own verifier. */
 
@@ -21,16 +21,6 @@ async function presignedUrl(service: string, host: string, path: string, expires
   const rawQuery = Object.entries(signed.query ?? {}).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
   const q = parseQuery(rawQuery);
   return { rawQuery, request: { method: 'GET', host, rawPath: path, query: q, headers: { host } }, auth: parseQueryAuthorization(q) };
-}
-
-function refusal(run: () => unknown): { code: string; message: string } {
-  try {
-    run();
-  } catch (error) {
-    if (isCountersignError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('presigned URLs', () => {

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signRequest, parseAuthorization } from '../../src/aws/sigv4.js';
-import { isCountersignError } from '../../src/errors.js';
 import { AGENT_NAME_PATTERN, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId } from '../../src/identity/agent-keys.js';
 import { MAX_CLOCK_SKEW_MS, resolveAgentKey, verifyAgent } from '../../src/identity/identify.js';
 import { AgentRegistry, ensureDataDir, loadOrCreateServerKey } from '../../src/identity/registry.js';
+import { refusalAsync } from '../support/refusal.js';
 
 const dirs: string[] = [];
 function dataDir(): string {
@@ -19,16 +19,6 @@ function dataDir(): string {
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
-
-async function refusal(run: () => unknown): Promise<{ code: string; message: string }> {
-  try {
-    await run();
-  } catch (error) {
-    if (isCountersignError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('agent keys', () => {
   it('makes AWS-shaped access key ids with the CSAK prefix', () => {
@@ -229,12 +219,12 @@ describe('identify', () => {
   it('refuses unknown and revoked keys', async () => {
     const { registry, issued } = setup();
     const auth = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', date: '20240102', region: 'us-east-1', service: 'sts', signedHeaders: ['host'], signature: 'a'.repeat(64) };
-    expect(await refusal(() => resolveAgentKey(registry, auth))).toEqual({
+    expect(await refusalAsync(() => resolveAgentKey(registry, auth))).toEqual({
       code: 'UnknownAgentKey',
       message: 'The access key AKIAIOSFODNN7EXAMPLE is not a countersign agent key.',
     });
     registry.revoke('report-1');
-    const revoked = await refusal(() => resolveAgentKey(registry, { ...auth, accessKeyId: issued.accessKeyId }));
+    const revoked = await refusalAsync(() => resolveAgentKey(registry, { ...auth, accessKeyId: issued.accessKeyId }));
     expect(revoked.code).toBe('RevokedAgentKey');
     expect(revoked.message).toMatch(new RegExp(`^The agent key ${issued.accessKeyId} of agent "report-1" was revoked at \\d{4}-\\d\\d-\\d\\dT`));
   });
@@ -253,7 +243,7 @@ describe('identify', () => {
   it('refuses a signature made with another secret', async () => {
     const { issued } = setup();
     const { request, auth } = await signedByAgent(issued.accessKeyId, 'not-the-secret', NOW);
-    expect(await refusal(() => verifyAgent(request, auth, { agent: 'report-1', secret: issued.secretAccessKey }, NOW))).toEqual({
+    expect(await refusalAsync(() => verifyAgent(request, auth, { agent: 'report-1', secret: issued.secretAccessKey }, NOW))).toEqual({
       code: 'SignatureMismatch',
       message: 'The signature of agent "report-1" does not verify.',
     });
@@ -265,22 +255,22 @@ describe('identify', () => {
     const { request, auth } = await signedByAgent(issued.accessKeyId, issued.secretAccessKey, NOW);
     expect(verifyAgent(request, auth, key, NOW + MAX_CLOCK_SKEW_MS)).toMatchObject({ agent: 'report-1' });
     expect(verifyAgent(request, auth, key, NOW - MAX_CLOCK_SKEW_MS)).toMatchObject({ agent: 'report-1' });
-    const late = await refusal(() => verifyAgent(request, auth, key, NOW + MAX_CLOCK_SKEW_MS + 1000));
+    const late = await refusalAsync(() => verifyAgent(request, auth, key, NOW + MAX_CLOCK_SKEW_MS + 1000));
     expect(late.code).toBe('RequestTimeSkewed');
     expect(late.message).toBe("X-Amz-Date 20240102T030405Z is 15 minutes from countersign's clock (2024-01-02T03:19:06.000Z).");
-    expect((await refusal(() => verifyAgent(request, auth, key, NOW - MAX_CLOCK_SKEW_MS - 1000))).code).toBe('RequestTimeSkewed');
+    expect((await refusalAsync(() => verifyAgent(request, auth, key, NOW - MAX_CLOCK_SKEW_MS - 1000))).code).toBe('RequestTimeSkewed');
   });
 
   it('requires host and x-amz-date to be signed and X-Amz-Date to be well formed', async () => {
     const { issued } = setup();
     const key = { agent: 'report-1', secret: issued.secretAccessKey };
     const { request, auth } = await signedByAgent(issued.accessKeyId, issued.secretAccessKey, NOW);
-    expect(await refusal(() => verifyAgent(request, { ...auth, signedHeaders: auth.signedHeaders.filter((h) => h !== 'host') }, key, NOW))).toEqual({
+    expect(await refusalAsync(() => verifyAgent(request, { ...auth, signedHeaders: auth.signedHeaders.filter((h) => h !== 'host') }, key, NOW))).toEqual({
       code: 'MalformedAuthorization',
       message: 'SignedHeaders must include host.',
     });
-    expect((await refusal(() => verifyAgent(request, { ...auth, signedHeaders: ['host', 'content-type'] }, key, NOW))).code).toBe('MalformedAuthorization');
-    expect(await refusal(() => verifyAgent({ ...request, headers: { ...request.headers, 'x-amz-date': '2024-01-02' } }, auth, key, NOW))).toEqual({
+    expect((await refusalAsync(() => verifyAgent(request, { ...auth, signedHeaders: ['host', 'content-type'] }, key, NOW))).code).toBe('MalformedAuthorization');
+    expect(await refusalAsync(() => verifyAgent({ ...request, headers: { ...request.headers, 'x-amz-date': '2024-01-02' } }, auth, key, NOW))).toEqual({
       code: 'MalformedAuthorization',
       message: 'X-Amz-Date is missing or not in the form YYYYMMDDTHHMMSSZ.',
     });

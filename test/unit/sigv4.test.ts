@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseQuery } from '../../src/aws/query-string.js';
 import { parseAmzDate, parseAuthorization, sha256Hex, signatureMatches, signRequest } from '../../src/aws/sigv4.js';
-import { isCountersignError } from '../../src/errors.js';
 import { AMZ_DATE, asReceived, botocoreSign, SIGNING_DATE, type BotocoreRequest } from '../support/botocore-signer.js';
+import { refusal } from '../support/refusal.js';
 
 const ACCESS_KEY = 'CSAKABCDEFGHIJKLMNOP';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
@@ -19,16 +19,6 @@ function signatureOf(authorization: string | undefined): string {
 
 function signedHeadersOf(authorization: string | undefined): string {
   return /SignedHeaders=([^,\s]+)/.exec(authorization ?? '')?.[1] ?? 'none';
-}
-
-function refusal(run: () => unknown): { code: string; message: string } {
-  try {
-    run();
-  } catch (error) {
-    if (isCountersignError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('parseAuthorization', () => {
