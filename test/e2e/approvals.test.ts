@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
-import { seedS3, startMoto, type MotoServer } from '../support/moto.js';
+import { countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
@@ -93,12 +93,10 @@ describe('human approval across two replicas', { timeout: 180_000 }, () => {
     mkdirSync(dataDir);
     const policyDir = policies(moto);
     const env = {
-      COUNTERSIGN_UPSTREAM_OVERRIDES: `*=${moto.endpoint}`,
+      ...countersignEnv(moto),
       COUNTERSIGN_REDIS_URL: redis.url,
       COUNTERSIGN_WEBHOOK_URL: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
       COUNTERSIGN_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
     };
     a = await startCountersign({ policies: policyDir, dataDir, env });
     b = await startCountersign({ policies: policyDir, dataDir, env });

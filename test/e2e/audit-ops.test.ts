@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, CLI, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
-import { seedS3, startMoto, type MotoServer } from '../support/moto.js';
+import { countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 
 const run = promisify(execFile);
@@ -46,7 +46,7 @@ reviewers:
   rita: { name: Rita Reviewer }
 `,
       },
-      env: { COUNTERSIGN_UPSTREAM_OVERRIDES: `*=${moto.endpoint}`, AWS_ACCESS_KEY_ID: moto.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey, COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: '5' },
+      env: { ...countersignEnv(moto), COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: '5' },
     });
     agent = cs.issueAgent('auditor');
     const outcomes = await boto3([

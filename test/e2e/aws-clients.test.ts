@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
-import { seedDynamoTable, seedS3, seedUntrustingRole, startMoto, type MotoServer } from '../support/moto.js';
+import { countersignEnv, seedDynamoTable, seedS3, seedUntrustingRole, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 
 const run = promisify(execFile);
@@ -76,11 +76,7 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     await seedUntrustingRole(moto, 'untrusting');
     cs = await startCountersign({
       policies: { 'test.yaml': policyYaml(moto) },
-      env: {
-        COUNTERSIGN_UPSTREAM_OVERRIDES: `*=${moto.endpoint}`,
-        AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-      },
+      env: countersignEnv(moto),
     });
     reporter = cs.issueAgent('reporter');
   }, 120_000);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { assumedRoles } from '../support/moto-state.js';
-import { seedDynamoTable, startMoto, type MotoServer } from '../support/moto.js';
+import { adminEnv, countersignEnv, seedDynamoTable, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 
 const run = promisify(execFile);
@@ -88,21 +88,6 @@ async function python<T>(args: string[], env: Record<string, string>): Promise<T
 const boto3 = (env: Record<string, string>, calls: unknown[]) => python<Boto3Outcome[]>([BOTO3_CALLS, JSON.stringify(calls)], env);
 const snippet = <T>(code: string, input: unknown, env: Record<string, string>) => python<T>(['-c', code, JSON.stringify(input)], env);
 
-/** A client talking to moto directly with the admin key (to seed and to check). */
-function adminEnv(moto: MotoServer): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-    AWS_DEFAULT_REGION: REGION,
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
-
 /** An IAM role countersign's identity may assume, allowed everything in moto. */
 async function seedBroadRole(moto: MotoServer): Promise<string> {
   const admin = adminEnv(moto);
@@ -132,11 +117,7 @@ describe('every service through countersign: DynamoDB, SQS (JSON and query), Lam
     queueUrl = `https://sqs.${REGION}.amazonaws.com/${moto.accountId}/agent-jobs`;
     cs = await startCountersign({
       policies: { 'services.yaml': policyYaml(moto, broadRoleArn) },
-      env: {
-        COUNTERSIGN_UPSTREAM_OVERRIDES: `*=${moto.endpoint}`,
-        AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-      },
+      env: countersignEnv(moto),
     });
     agent = cs.issueAgent('svc-agent');
   }, 120_000);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
-import { seedS3, startMoto, type MotoServer } from '../support/moto.js';
+import { adminEnv, countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 
 const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
@@ -184,21 +184,6 @@ async function startTap(target: string): Promise<Tap> {
 
 // ---- helpers -------------------------------------------------------------------------------
 
-/** The environment of a client talking to moto directly with the admin key (to seed and to check). */
-function adminEnv(moto: MotoServer): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/tmp',
-    AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
-
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** The bytes test/support/chunked_upload.py --size generates: byte i is i mod 256. */
@@ -254,11 +239,7 @@ describe('S3 signing variants through countersign', { timeout: 120_000 }, () => 
     await seedS3(moto, PRIVATE, { 'secret.txt': 'private document' });
     cs = await startCountersign({
       policies: { 's3.yaml': policyYaml(moto) },
-      env: {
-        COUNTERSIGN_UPSTREAM_OVERRIDES: `s3=${tap.url},*=${moto.endpoint}`,
-        AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-      },
+      env: { ...countersignEnv(moto), COUNTERSIGN_UPSTREAM_OVERRIDES: `s3=${tap.url},*=${moto.endpoint}` },
     });
     agent = cs.issueAgent('s3-agent');
     work = mkdtempSync(path.join(tmpdir(), 'cs-s3-resigning-'));

@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
-import { startMoto, type MotoServer } from '../support/moto.js';
+import { countersignEnv, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 import { send, signedRequest } from '../support/raw-requests.js';
 
@@ -134,11 +134,7 @@ rules:
     credentials: { roleArn: "${moto.roleArn}" }
 `,
       },
-      env: {
-        COUNTERSIGN_UPSTREAM_OVERRIDES: `bedrock=${standIn},lambda=${standIn},sts=${moto.endpoint}`,
-        AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-      },
+      env: { ...countersignEnv(moto), COUNTERSIGN_UPSTREAM_OVERRIDES: `bedrock=${standIn},lambda=${standIn},sts=${moto.endpoint}` },
     });
     agent = cs.issueAgent('writer');
   });

@@ -282,11 +282,27 @@ export async function startMoto(): Promise<MotoServer> {
   }
 }
 
-function adminEnv(moto: MotoServer): Record<string, string> {
+/** The environment of a client talking to moto directly with the admin key (to seed and to check). */
+export function adminEnv(moto: MotoServer): Record<string, string> {
   return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
     AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
     AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+/** countersign's own environment against moto: every service (STS included) sent to moto, as the admin user. */
+export function countersignEnv(moto: MotoServer): Record<string, string> {
+  return {
+    COUNTERSIGN_UPSTREAM_OVERRIDES: `*=${moto.endpoint}`,
+    AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
   };
 }
 
