@@ -2,13 +2,13 @@
 // redis-server, `countersign serve` with its three listeners, /proc readings (RSS, CPU time,
 // file-descriptor limits), SigV4-signed agent requests, percentiles and tables.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { findBinary, freePort, repoRoot } from './moto.js';
+import { Sha256 } from './sha256.js';
 
 export const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 export const BENCH = path.join(repoRoot, 'bench');
@@ -142,6 +142,25 @@ export async function endRun(dirs) {
   rmSync(dirs.root, { recursive: true, force: true });
   benchHomes.delete(dirs.root);
 }
+
+/** Scenarios that broke: each noted as it fails, all listed at the end with exit code 1. */
+export class Failures {
+  #failed = [];
+
+  add(label, error) {
+    this.#failed.push({ label, message: error instanceof Error ? error.message : String(error) });
+    process.stderr.write(' FAILED\n');
+  }
+
+  /** Lists the failures (`what` names the unit: "scenario(s)"), if any, and sets the exit code. */
+  report(what) {
+    if (this.#failed.length === 0) return;
+    console.error(`\n${this.#failed.length} ${what} failed:`);
+    for (const { label, message } of this.#failed) console.error(`  ${label}: ${message}`);
+    process.exitCode = 1;
+  }
+}
+
 export const hasPrlimit = () => findBinary('prlimit') !== undefined;
 
 /** This process's open-files limits ({ soft, hard }), from /proc. */
@@ -383,18 +402,6 @@ export async function startCountersign(dirs, env, { nodeArgs = [], cpu, nofile, 
 
 // ---------------------------------------------------------------------------------------------
 // Agent requests: SigV4-signed S3 GETs, as an SDK sends them in endpoint mode.
-
-class Sha256 {
-  constructor(secret) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret));
-  }
-  update(data) {
-    this.hash.update(typeof data === 'string' ? data : Buffer.from(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength));
-  }
-  digest() {
-    return Promise.resolve(this.hash.digest());
-  }
-}
 
 /** A signer for S3 with `key` ({ accessKeyId, secretAccessKey }). */
 export function s3Signer(key) {

@@ -34,6 +34,7 @@ import {
   cores,
   cpuSeconds,
   endRun,
+  Failures,
   fmt,
   foreignLoad,
   hasPrlimit,
@@ -93,11 +94,7 @@ const PIN = canPin();
 
 cleanUpOnExit();
 
-const failures = [];
-const fail = (label, error) => {
-  failures.push({ label, message: error instanceof Error ? error.message : String(error) });
-  process.stderr.write(' FAILED\n');
-};
+const failures = new Failures();
 
 // ---------------------------------------------------------------------------------------------
 // Set-up.
@@ -741,7 +738,7 @@ async function main() {
         const cross = percentiles(post.rows[0].samples.map((s) => s.toUpstream));
         process.stderr.write(` p99 ${fmt(cross.p99)} ms (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
       } catch (error) {
-        fail("reviewer's POST -> upstream", error);
+        failures.add("reviewer's POST -> upstream", error);
       }
       await stopMoto();
     }
@@ -790,7 +787,7 @@ async function main() {
           held.push(result);
           process.stderr.write(` RSS ${fmt(result.rss.held, 0)} MiB held, loop max ${fmt(Math.max(result.phases.ramp.loopMaxMs, result.phases.hold.loopMaxMs), 1)} ms (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
         } catch (error) {
-          fail(`${SETTINGS.held} held, ${mode.label}`, error);
+          failures.add(`${SETTINGS.held} held, ${mode.label}`, error);
         }
       }
     }
@@ -802,11 +799,7 @@ async function main() {
   } finally {
     await endRun(dirs);
   }
-  if (failures.length > 0) {
-    console.error(`\n${failures.length} scenario(s) failed:`);
-    for (const { label, message } of failures) console.error(`  ${label}: ${message}`);
-    process.exitCode = 1;
-  }
+  failures.report('scenario(s)');
 }
 
 // moto is only scenario 1's STS: remember it (startMoto registers it through this) and stop it

@@ -15,26 +15,14 @@
 //               mitmproxy CA)
 //   key         { accessKeyId, secretAccessKey } to sign with
 //   concurrency, warmupMs, durationMs, latencyMs
-import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Agent, ProxyAgent } from 'undici';
+import { Sha256 } from './sha256.js';
 
 const config = JSON.parse(process.env.BENCH_LOAD_CONFIG ?? '{}');
 const BODY_BYTES = 1024;
 const MAX_ERRORS = 50;
-
-class Sha256 {
-  constructor(secret) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret));
-  }
-  update(data) {
-    this.hash.update(typeof data === 'string' ? data : Buffer.from(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength));
-  }
-  digest() {
-    return Promise.resolve(this.hash.digest());
-  }
-}
 
 const target = new URL(config.url);
 const signer = new SignatureV4({

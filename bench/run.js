@@ -10,11 +10,11 @@
 // Exit code: 0 when every scenario ran with every request answered 200 (budgets are reported,
 // not asserted); 1 when a scenario failed.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { benchHome, canPin, cleanUpOnExit, cores, endRun, killTracked, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { benchHome, canPin, cleanUpOnExit, cores, endRun, Failures, killTracked, processMemory, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -122,17 +122,6 @@ async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstr
   };
 }
 
-/** VmRSS and VmHWM (peak RSS) in MiB from /proc, or undefined off Linux. */
-function processMemory(pid) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
-    return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
-  } catch {
-    return undefined;
-  }
-}
-
 async function startMitmdump(dir, upstreamCaFile) {
   const mitmdump = findBinary('mitmdump');
   if (mitmdump === undefined) throw new Error('mitmdump not found in .venv/bin nor on PATH; install the test tools with `bash .ci/run`.');
@@ -214,7 +203,7 @@ async function runLoad(config) {
 // Scenarios.
 
 const results = new Map(); // scenario id -> { label, load, memory? }
-const failures = [];
+const failures = new Failures();
 
 /**
  * Runs one scenario: `proxy()` starts its proxy (or returns undefined), then the load.
@@ -247,8 +236,7 @@ async function scenario(id, label, upstream, { proxy, load, expectSessionTokens 
     results.set(id, { label, load: result, memory });
     process.stderr.write(` ${Math.round(result.throughput.rps)} req/s (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   } catch (error) {
-    failures.push({ label, message: error instanceof Error ? error.message : String(error) });
-    process.stderr.write(' FAILED\n');
+    failures.add(label, error);
   } finally {
     await running?.stop?.();
   }
@@ -416,11 +404,7 @@ async function main() {
   } finally {
     await endRun(dirs);
   }
-  if (failures.length > 0) {
-    console.error(`\n${failures.length} scenario(s) failed:`);
-    for (const { label, message } of failures) console.error(`  ${label}: ${message}`);
-    process.exitCode = 1;
-  }
+  failures.report('scenario(s)');
 }
 
 main().catch((error) => {

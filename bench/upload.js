@@ -23,6 +23,7 @@ import {
   cli,
   cpuSeconds,
   endRun,
+  Failures,
   fmt,
   foreignLoad,
   jsonLine,
@@ -186,7 +187,7 @@ async function main() {
   console.log(PIN ? '  pinned: countersign on CPU 1; client and S3 stand-in on CPU 0 (BENCH_PIN=0 to unpin)' : '  not pinned: every process shares every core');
   const dirs = benchHome('countersign-upload-bench-');
   const results = [];
-  const failures = [];
+  const failures = new Failures();
   try {
     process.stderr.write('setting up: moto (STS), agent key, S3 stand-in\n');
     const moto = await startMoto(track);
@@ -203,8 +204,7 @@ async function main() {
         results.push(result);
         process.stderr.write(` direct ${fmt(result.direct.mibps, 0)} MiB/s, countersign ${fmt(result.through.mibps, 0)} MiB/s, +${fmt(result.peakMiB - result.idleMiB, 1)} MiB\n`);
       } catch (error) {
-        failures.push({ mode, message: error instanceof Error ? error.message : String(error) });
-        process.stderr.write(' FAILED\n');
+        failures.add(mode, error);
       }
     }
     console.log('');
@@ -213,11 +213,7 @@ async function main() {
   } finally {
     await endRun(dirs);
   }
-  if (failures.length > 0) {
-    console.error(`${failures.length} upload mode(s) failed:`);
-    for (const { mode, message } of failures) console.error(`  ${mode}: ${message}`);
-    process.exitCode = 1;
-  }
+  failures.report('upload mode(s)');
 }
 
 main().catch((error) => {
