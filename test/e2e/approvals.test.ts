@@ -1,23 +1,19 @@
 // Human approval end to end: two countersign replicas sharing a real Redis, moto (auth on) as
 // AWS, boto3 as the agent, a local receiver catching the signed webhook with review links.
-import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boto3Calls } from '../support/boto3.js';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
-import { repoRoot, venvBin } from '../support/python.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
-const run = promisify(execFile);
-const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
 const WEBHOOK_SECRET = 'webhook-secret-for-tests-0123456789';
 
 interface Notice {
@@ -115,7 +111,7 @@ describe('human approval across two replicas', { timeout: 180_000 }, () => {
   });
 
   function boto3(cs: CountersignProcess, calls: unknown[], extra: Record<string, string> = {}) {
-    return run(venvBin('python'), [BOTO3_CALLS, JSON.stringify(calls)], { env: agentEnv(cs, agent, extra) }).then(({ stdout }) => JSON.parse(stdout) as Array<{ ok: boolean; result?: { Body?: string }; code?: string; message?: string; status?: number }>);
+    return boto3Calls(agentEnv(cs, agent, extra), calls);
   }
   const getObject = (bucket: string, key: string) => ({ service: 's3', op: 'get_object', params: { Bucket: bucket, Key: key }, read_body: true });
 

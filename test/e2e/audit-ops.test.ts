@@ -1,17 +1,13 @@
 // The audit trail and operations of a running countersign: the durable hash-chained log (file
 // sink), `audit verify` and `audit export`, agent key events, /metrics, and a graceful SIGTERM
 // that answers held requests and flushes the log.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boto3Calls } from '../support/boto3.js';
 import { agentEnv, CLI, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
-import { repoRoot, venvBin } from '../support/python.js';
-
-const run = promisify(execFile);
-const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
 
 describe('audit trail and operations', { timeout: 120_000 }, () => {
   let moto: MotoServer;
@@ -63,7 +59,7 @@ reviewers:
   });
 
   function boto3(calls: unknown[]) {
-    return run(venvBin('python'), [BOTO3_CALLS, JSON.stringify(calls)], { env: agentEnv(cs, agent) }).then(({ stdout }) => JSON.parse(stdout) as Array<{ ok: boolean; code?: string; message?: string; status?: number }>);
+    return boto3Calls(agentEnv(cs, agent), calls);
   }
 
   function countersign(args: string[]) {

@@ -12,9 +12,9 @@ import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { countersignEnv, seedDynamoTable, seedS3, seedUntrustingRole, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
+import { boto3Calls, type Boto3Outcome } from '../support/boto3.js';
 
 const run = promisify(execFile);
-const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
 const JS_SDK_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'js_sdk_calls.mjs');
 const TRICKY_KEY = 'dir/with space+plus=eq:colon é.txt';
 
@@ -55,14 +55,6 @@ rules:
 `;
 }
 
-interface Boto3Outcome {
-  ok: boolean;
-  result?: Record<string, unknown>;
-  code?: string;
-  message?: string;
-  status?: number;
-}
-
 describe('AWS clients through countersign', { timeout: 120_000 }, () => {
   let moto: MotoServer;
   let cs: CountersignProcess;
@@ -86,9 +78,8 @@ describe('AWS clients through countersign', { timeout: 120_000 }, () => {
     await moto?.stop();
   });
 
-  async function boto3(calls: unknown[], extraEnv: Record<string, string> = {}): Promise<Boto3Outcome[]> {
-    const { stdout } = await run(venvBin('python'), [BOTO3_CALLS, JSON.stringify(calls)], { env: agentEnv(cs, reporter, extraEnv) });
-    return JSON.parse(stdout) as Boto3Outcome[];
+  function boto3(calls: unknown[], extraEnv: Record<string, string> = {}): Promise<Boto3Outcome[]> {
+    return boto3Calls(agentEnv(cs, reporter, extraEnv), calls);
   }
 
   it('AWS CLI: aws s3 cp s3://bucket/key - through HTTPS_PROXY, re-signed with single-action credentials', async () => {

@@ -5,16 +5,15 @@
 // answers; each call must be allowed by policy, minted with exactly its grants and stored by moto.
 // (S3's signing variants: test/e2e/s3-resigning.test.ts.)
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boto3Calls as boto3 } from '../support/boto3.js';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { adminEnv, countersignEnv, seedDynamoTable, startMoto, type MotoServer } from '../support/moto.js';
-import { repoRoot, venvBin } from '../support/python.js';
+import { venvBin } from '../support/python.js';
 
 const run = promisify(execFile);
-const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
 const REGION = 'us-east-1';
 const BROAD_ROLE = 'countersign-broad'; // the harness's target role may not use SQS, Lambda or iam:CreateRole
 
@@ -72,20 +71,11 @@ print(json.dumps({'arn': created['FunctionArn'], 'codeSha256': created['CodeSha2
                   'zipSha256': base64.b64encode(hashlib.sha256(code.getvalue()).digest()).decode()}))
 `;
 
-interface Boto3Outcome {
-  ok: boolean;
-  result?: Record<string, unknown>;
-  code?: string;
-  message?: string;
-  status?: number;
-}
-
 async function python<T>(args: string[], env: Record<string, string>): Promise<T> {
   const { stdout } = await run(venvBin('python'), args, { env });
   return JSON.parse(stdout) as T;
 }
 
-const boto3 = (env: Record<string, string>, calls: unknown[]) => python<Boto3Outcome[]>([BOTO3_CALLS, JSON.stringify(calls)], env);
 const snippet = <T>(code: string, input: unknown, env: Record<string, string>) => python<T>(['-c', code, JSON.stringify(input)], env);
 
 /** An IAM role countersign's identity may assume, allowed everything in moto. */

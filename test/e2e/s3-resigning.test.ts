@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boto3Calls as boto3 } from '../support/boto3.js';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { adminEnv, countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
 
-const BOTO3_CALLS = path.join(repoRoot, 'test', 'e2e', 'clients', 'boto3_calls.py');
 const SUPPORT = path.join(repoRoot, 'test', 'support');
 const MiB = 1024 * 1024;
 
@@ -81,18 +81,6 @@ async function python<T>(code: string, input: unknown, env: Record<string, strin
   return JSON.parse(await runOk(venvBin('python'), ['-c', code, JSON.stringify(input)], env)) as T;
 }
 
-interface Boto3Outcome {
-  ok: boolean;
-  result?: Record<string, unknown>;
-  code?: string;
-  message?: string;
-  status?: number;
-}
-
-/** boto3 calls (test/e2e/clients/boto3_calls.py) in the given environment. */
-async function boto3(env: Record<string, string>, calls: unknown[]): Promise<Boto3Outcome[]> {
-  return JSON.parse(await runOk(venvBin('python'), [BOTO3_CALLS, JSON.stringify(calls)], env)) as Boto3Outcome[];
-}
 
 // sha256 and size of objects as boto3 reads them.
 const OBJECT_DIGESTS = `
