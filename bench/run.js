@@ -9,12 +9,12 @@
 //
 // Exit code: 0 when every scenario ran with every request answered 200 (budgets are reported,
 // not asserted); 1 when a scenario failed.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { benchHome, canPin, cleanUpOnExit, cores, endRun, Failures, killTracked, processMemory, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { benchHome, canPin, cleanUpOnExit, CLI, cli, cores, countersignEnv, endRun, Failures, killTracked, processMemory, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
 
 const env = process.env;
@@ -26,7 +26,6 @@ const SETTINGS = {
 };
 /** BENCH_ONLY=id,id runs only those scenarios (ids: direct-https, cs-https, cs-https-info, cs-https-audit-stdout, cs-https-audit-redis, mitmdump, direct-http, http-proxy, cs-endpoint). */
 const ONLY = env.BENCH_ONLY?.split(',').map((s) => s.trim());
-const CLI = path.join(repoRoot, 'dist', 'cli', 'main.js');
 const BENCH = path.join(repoRoot, 'bench');
 const OBJECT_KEY = 'obj-1k'; // one key: one session policy, so countersign mints once and caches
 const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'bench-direct-client-secret' };
@@ -67,25 +66,8 @@ const jsonLine = (line) => {
 // ---------------------------------------------------------------------------------------------
 // The parts.
 
-function countersignEnv(dirs, moto, extra) {
-  return {
-    PATH: env.PATH ?? '',
-    HOME: env.HOME ?? dirs.root,
-    COUNTERSIGN_LISTEN: '127.0.0.1:0',
-    COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',
-    COUNTERSIGN_REVIEW_LISTEN: '127.0.0.1:0',
-    COUNTERSIGN_DATA_DIR: dirs.data,
-    COUNTERSIGN_POLICY_DIR: dirs.policies,
-    COUNTERSIGN_LOG_LEVEL: 'warn',
-    AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(dirs.root, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(dirs.root, 'no-aws-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    ...extra,
-  };
-}
+/** countersign's environment, signing its STS calls as moto's admin user. */
+const envAgainstMoto = (dirs, moto, extra) => countersignEnv(dirs, { AWS_ACCESS_KEY_ID: moto.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey, ...extra });
 
 /** `countersign serve`; `logsToDevNull` sends its stdout (the JSON logs) to /dev/null. */
 async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstreamCaFile, logsToDevNull = false, extraEnv = {} }) {
@@ -96,7 +78,7 @@ async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstr
   const child = track(
     spawn(cmd, args, {
       stdio: ['ignore', logsToDevNull ? 'ignore' : 'pipe', 'pipe'],
-      env: countersignEnv(dirs, moto, {
+      env: envAgainstMoto(dirs, moto, {
         COUNTERSIGN_LOG_LEVEL: logLevel,
         COUNTERSIGN_UPSTREAM_OVERRIDES: upstreamOverrides,
         COUNTERSIGN_UPSTREAM_CA_FILE: upstreamCaFile,
@@ -345,9 +327,7 @@ async function main() {
         '',
       ].join('\n'),
     );
-    const agent = JSON.parse(
-      execFileSync(process.execPath, [CLI, 'agents', 'issue', 'bench', '--json'], { env: countersignEnv(dirs, moto, {}), encoding: 'utf8' }),
-    );
+    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json']));
     const upstream = await startUpstream(dirs.root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
     const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
     const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;
