@@ -73,6 +73,24 @@ export const ERROR_CATALOGUE = {
     awsCode: 'UnclassifiedRequest',
     hint: 'countersign only forwards requests it can map to an IAM action and resource; this operation is not supported yet.',
   },
+  AmbiguousRequest: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    jsonCode: 'ValidationException',
+    hint: 'Send each parameter once, in one place: not in both the URL and the body, not twice in a JSON object or a form; no method-override headers, no dot segments or encoded slashes in the path. countersign decides on one reading only when AWS can have no other.',
+  },
+  MalformedRequestBody: {
+    status: 400,
+    awsCode: 'MalformedInput',
+    jsonCode: 'SerializationException',
+    hint: 'Send the body as an AWS SDK writes it: well-formed JSON, XML or form data, nested no deeper than AWS accepts.',
+  },
+  ApprovalMismatch: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    jsonCode: 'AccessDeniedException',
+    hint: 'An approval serves only the request the reviewers saw (same agent, region, actions, resources, role and parameters); send the request that was approved, or ask for a new approval.',
+  },
   AccessDenied: {
     status: 403,
     awsCode: 'AccessDenied',
