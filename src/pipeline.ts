@@ -29,7 +29,7 @@ import { sessionPolicy } from './broker/session-policy.js';
 import { hasBody, readBody } from './edge/body.js';
 import { acceptBody, type InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
-import { forwardableRequestHeaders, forwardableResponseHead, signedHeaderValues } from './forward/headers.js';
+import { forwardableRequestHeaders, forwardableResponseHead, methodOverrideHeader, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget } from './forward/target.js';
 import type { UpstreamClient } from './forward/upstream.js';
 import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
@@ -131,6 +131,8 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
 /** identify: parse the signature, find the agent, place the request, read the body if needed, verify. */
 async function identify(deps: PipelineDeps, inbound: InboundRequest, res: ServerResponse, audit: RequestAudit, shape: { protocol: Protocol }): Promise<Verified> {
   const headers = inbound.message.headers;
+  const override = methodOverrideHeader(headers);
+  if (override !== undefined) throw new CountersignError('AmbiguousRequest', `The request carries ${override}, which asks some servers for another method or URL than the one countersign decides on.`);
   const signedQuery = parseQuery(inbound.rawQuery);
   const presigned = isPresigned(signedQuery);
   const auth = presigned ? parseQueryAuthorization(signedQuery) : parseAuthorization(headers.authorization);
@@ -275,8 +277,9 @@ async function holdForApproval({ deps, inbound, audit, res }: RequestContext, { 
       method: inbound.method,
       host: inbound.host,
       rawPath: inbound.rawPath,
-      query: verified.query,
+      rawQuery: verified.rawQuery,
       headers: inbound.message.headers,
+      rawHeaders: inbound.message.rawHeaders,
       body: verified.body,
       stream: inbound.message,
       signal: hangUp.signal,

@@ -1,42 +1,74 @@
-import { createHash } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { QueryParams } from '../aws/query-string.js';
+import { createHash, type Hash } from 'node:crypto';
 
-/** Query parameters that carry authentication, not meaning (SigV4 presigning). */
-const AUTH_QUERY = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token']);
-
-/** x-amz-* headers that differ between two sends of the same request (signing and SDK bookkeeping). */
-const VOLATILE_AMZ_HEADERS = new Set(['x-amz-date', 'x-amz-security-token', 'x-amz-user-agent', 'x-amz-sdk-invocation-id', 'x-amz-sdk-request']);
-
-/** Headers outside x-amz-* that change what a call does. */
-const MEANINGFUL_HEADERS = ['content-md5', 'content-type', 'content-encoding', 'content-disposition', 'cache-control', 'expires'];
+/**
+ * Headers an approval is not bound to, and why. Everything else the agent sent is bound,
+ * whatever its name: a header this list forgets is a header that needs a new approval, never
+ * one that may be added after a human said yes.
+ */
+export const UNBOUND_HEADERS: ReadonlySet<string> = new Set([
+  // Transport, per hop (RFC 9110 section 7.6.1), or framing of a body whose SHA-256 is bound.
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'content-length',
+  // Bound as a field of its own (lower-cased).
+  'host',
+  // SigV4 signing: new on every send (the signature, its time, the agent's session token).
+  'authorization', 'x-amz-date', 'date', 'x-amz-security-token',
+  // SDK bookkeeping that changes per attempt or per process, never what AWS does.
+  'user-agent', 'x-amz-user-agent', 'amz-sdk-invocation-id', 'amz-sdk-request', 'x-amz-sdk-invocation-id', 'x-amz-sdk-request',
+]);
 
 export interface FingerprintInput {
   readonly agent: string;
+  /** The verified credential scope: the signing name and region the agent signed for. */
+  readonly service: string;
+  readonly region: string;
   readonly method: string;
   readonly host: string;
+  /** The path exactly as on the wire. */
   readonly rawPath: string;
-  readonly query: QueryParams;
-  readonly headers: IncomingHttpHeaders;
+  /** The query exactly as on the wire (still encoded, in its order), presigning parameters removed. */
+  readonly rawQuery: string;
+  /** `IncomingMessage.rawHeaders`: every header line as sent, names and values alternating. */
+  readonly rawHeaders: readonly string[];
   /** SHA-256 of the body, hex (of the empty string for no body). */
   readonly bodySha256: string;
 }
 
+const VERSION = 'countersign-fingerprint-v2';
+
 /**
- * What an approval is bound to: the agent, method, host, path, query without auth parameters,
- * every header that changes meaning (copy source, ACL, grants, tagging, checksums, content
- * hash, target, encryption, ...), and the body's SHA-256. An approval for one object never
- * serves another, and a changed body or header needs a new approval.
+ * The exact request an approval is bound to, as an injective encoding: every field is written
+ * as `<byte length>:<bytes>`, so no value can move a boundary (a decoded `&` or `=` inside a
+ * query value, a newline inside a header). The query stays encoded and in its order, as SigV4
+ * signs it; headers are every line sent less UNBOUND_HEADERS, sorted by name with repeats kept
+ * in their order. Two requests share a fingerprint only if they are the same request.
  */
 export function fingerprint(input: FingerprintInput): string {
-  const query = Object.entries(input.query)
-    .filter(([key]) => !AUTH_QUERY.has(key.toLowerCase()))
-    .flatMap(([key, value]) => (Array.isArray(value) ? value : [value]).map((v) => `${key}=${v}`))
-    .sort();
-  const headers = Object.entries(input.headers)
-    .filter(([name]) => (name.startsWith('x-amz-') && !VOLATILE_AMZ_HEADERS.has(name)) || MEANINGFUL_HEADERS.includes(name))
-    .map(([name, value]) => `${name}:${Array.isArray(value) ? value.join(',') : (value ?? '')}`)
-    .sort();
-  const canonical = [input.agent, input.method, input.host.toLowerCase(), input.rawPath, query.join('&'), headers.join('\n'), input.bodySha256].join('\n\0');
-  return createHash('sha256').update(canonical).digest('hex');
+  const hash = createHash('sha256');
+  field(hash, VERSION);
+  for (const value of [input.agent, input.service, input.region, input.method, input.host.toLowerCase(), input.rawPath, input.rawQuery]) field(hash, value);
+  const headers = boundHeaders(input.rawHeaders);
+  field(hash, String(headers.length));
+  for (const [name, value] of headers) {
+    field(hash, name);
+    field(hash, value);
+  }
+  field(hash, input.bodySha256);
+  return hash.digest('hex');
+}
+
+/** The bound header lines, lower-cased names, sorted by name (stable: repeats keep their order). */
+export function boundHeaders(rawHeaders: readonly string[]): Array<[string, string]> {
+  const lines: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    if (!UNBOUND_HEADERS.has(name)) lines.push([name, rawHeaders[i + 1] as string]);
+  }
+  return lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** One length-prefixed field: the length in bytes, a colon, the bytes. */
+export function field(hash: Hash, value: string): void {
+  const bytes = Buffer.from(value, 'utf8');
+  hash.update(`${bytes.length}:`);
+  hash.update(bytes);
 }

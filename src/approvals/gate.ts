@@ -6,7 +6,9 @@ export type GateResult =
   | { readonly kind: 'denied'; readonly record: ApprovalRecord }
   | { readonly kind: 'expired'; readonly record: ApprovalRecord }
   /** The hold ended before anyone decided; the request stays pending for a retry. */
-  | { readonly kind: 'pending'; readonly record: ApprovalRecord };
+  | { readonly kind: 'pending'; readonly record: ApprovalRecord }
+  /** The record under this key was made for other grants: it serves nothing here. */
+  | { readonly kind: 'mismatch'; readonly record: ApprovalRecord };
 
 export interface GateRequest {
   readonly draft: ApprovalDraft;
@@ -14,6 +16,8 @@ export interface GateRequest {
   readonly holdMs: number;
   /** Aborted when the agent hangs up: stop holding. */
   readonly signal: AbortSignal;
+  /** Whether a record was made for exactly what this request decides to (checked before it is waited on or used). */
+  readonly accepts: (record: ApprovalRecord) => boolean;
 }
 
 interface Waiter {
@@ -71,6 +75,7 @@ export class ApprovalGate {
 
   async pass(request: GateRequest): Promise<GateResult> {
     let record = await this.open(request.draft);
+    if (!request.accepts(record)) return { kind: 'mismatch', record };
     if (this.releasing) return { kind: 'pending', record };
     const deadline = this.now() + Math.max(0, Math.min(request.holdMs, record.expiresAt - this.now()));
     for (;;) {
@@ -84,6 +89,7 @@ export class ApprovalGate {
         const settled = await this.settle(record, request.draft);
         if (settled.kind !== 'reopened') return settled;
         record = settled.record;
+        if (!request.accepts(record)) return { kind: 'mismatch', record };
         continue;
       }
       if (!(await waiter.woken) || this.releasing) {

@@ -18,7 +18,14 @@ local function refresh(key, id, now, channel)
   if status == 'pending' and now >= tonumber(redis.call('HGET', key, 'expiresAt')) then expired = true end
   if status == 'approved' then
     local untilAt = tonumber(redis.call('HGET', key, 'approvedUntil'))
-    if untilAt and now >= untilAt then expired = true end
+    if untilAt and now >= untilAt then
+      -- A read that was used has served its one intent: consumed, not expired (transitions.ts).
+      if redis.call('HGET', key, 'intent') == 'read' and redis.call('HEXISTS', key, 'consumedAt') == 1 then
+        redis.call('HSET', key, 'status', 'consumed')
+        return 'consumed'
+      end
+      expired = true
+    end
   end
   if expired then
     redis.call('HSET', key, 'status', 'expired')
@@ -38,7 +45,7 @@ if existing then
   local status = refresh(key, existing, now, ARGV[3])
   if status then
     local live = status == 'pending'
-      or (status == 'approved' and tonumber(redis.call('HGET', key, 'usesLeft')) > 0)
+      or (status == 'approved' and (redis.call('HGET', key, 'intent') == 'read' or tonumber(redis.call('HGET', key, 'usesLeft')) > 0))
       or (status == 'denied' and now < tonumber(redis.call('HGET', key, 'expiresAt')))
     if live then return {existing, 0} end
   end
@@ -108,6 +115,13 @@ if not status then return 'not_found' end
 if status == 'expired' then return 'expired' end
 if status == 'consumed' then return 'used_up' end
 if status ~= 'approved' then return 'not_approved' end
+if redis.call('HGET', key, 'intent') == 'read' then
+  -- One intent, one use: the first request takes it, the rest of the same read ride on it.
+  if redis.call('HEXISTS', key, 'consumedAt') == 0 then
+    redis.call('HSET', key, 'usesLeft', math.max(0, tonumber(redis.call('HGET', key, 'usesLeft')) - 1), 'consumedAt', now)
+  end
+  return 'ok'
+end
 local uses = tonumber(redis.call('HGET', key, 'usesLeft')) - 1
 redis.call('HSET', key, 'usesLeft', uses)
 if uses <= 0 then redis.call('HSET', key, 'status', 'consumed', 'consumedAt', now) end

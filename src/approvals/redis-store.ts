@@ -155,7 +155,7 @@ function unavailable(why: string): CountersignError {
 }
 
 function toHash(record: ApprovalRecord): Array<string | number> {
-  const fields: Array<string | number> = ['id', record.id, 'fingerprint', record.fingerprint, 'status', record.status];
+  const fields: Array<string | number> = ['id', record.id, 'fingerprint', record.fingerprint, 'intent', record.intent, 'status', record.status];
   for (const name of SCALAR_FIELDS) {
     const value = record[name];
     if (value !== undefined) fields.push(name, value);
@@ -171,6 +171,8 @@ function fromHash(hash: Record<string, string>): ApprovalRecord {
   return {
     id: hash.id ?? '',
     fingerprint: hash.fingerprint ?? '',
+    // Anything but a read counts every use (records written before intents were bound, too).
+    intent: hash.intent === 'read' ? 'read' : 'change',
     status: (hash.status ?? 'expired') as ApprovalStatus,
     context: JSON.parse(hash.context ?? '{}') as ApprovalRecord['context'],
     requirements: JSON.parse(hash.requirements ?? '[]') as ApprovalRecord['requirements'],

@@ -3,13 +3,12 @@ import type { Readable } from 'node:stream';
 import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
 import type { Classification } from '../aws/classify/index.js';
-import type { QueryParams } from '../aws/query-string.js';
 import { sha256Hex } from '../aws/sigv4.js';
 import { hasBody, readBody } from '../edge/body.js';
 import { CountersignError } from '../errors.js';
 import type { Decision } from '../policy/evaluate.js';
 import type { DirectorySpec, ReviewerSpec } from '../policy/types.js';
-import { fingerprint } from './fingerprint.js';
+import { bind, sameBinding } from './binding.js';
 import { ApprovalGate } from './gate.js';
 import type { ReviewTokens } from './links.js';
 import { notifyAll, type Notifier } from './notify/index.js';
@@ -23,8 +22,11 @@ export interface HoldInput {
   readonly method: string;
   readonly host: string;
   readonly rawPath: string;
-  readonly query: QueryParams;
+  /** The query as it goes on, still encoded (a presigned URL's own parameters removed). */
+  readonly rawQuery: string;
   readonly headers: IncomingHttpHeaders;
+  /** Every header line as sent: the approval is bound to all but transport and signing ones. */
+  readonly rawHeaders: readonly string[];
   /** The buffered body (JSON and query APIs), or the stream still to read (S3). */
   readonly body: Buffer | undefined;
   readonly stream: Readable;
@@ -93,9 +95,12 @@ export class ApprovalService {
     }
     const { bodySha256, body } = await this.bindBody(input);
     const specs = input.decision.approvals.map((a) => a.spec);
+    const bound = await bind({ agent: input.agent, classification: input.classification, decision: input.decision, method: input.method, host: input.host, rawPath: input.rawPath, rawQuery: input.rawQuery, rawHeaders: input.rawHeaders, bodySha256 });
     const draft = {
-      fingerprint: fingerprint({ agent: input.agent, method: input.method, host: input.host, rawPath: input.rawPath, query: input.query, headers: input.headers, bodySha256 }),
+      fingerprint: bound.key,
+      intent: bound.intent,
       context: {
+        binding: bound.binding,
         agent: input.agent,
         owners,
         service: input.classification.service,
@@ -117,7 +122,7 @@ export class ApprovalService {
       maxUses: Math.min(...specs.map((s) => s.maxUses)),
     };
     const holdMs = Math.min(...specs.map((s) => s.holdTimeoutSeconds)) * 1000;
-    const result = await this.gate.pass({ draft, holdMs, signal: input.signal });
+    const result = await this.gate.pass({ draft, holdMs, signal: input.signal, accepts: (record) => record.intent === bound.intent && sameBinding(record.context.binding, bound.binding) });
     const record = result.record;
     switch (result.kind) {
       case 'go':
@@ -128,6 +133,8 @@ export class ApprovalService {
         const said = denial?.comment ? `: "${denial.comment}"` : '';
         throw new CountersignError('ApprovalDenied', `Reviewer ${denial?.reviewer ?? '?'} denied this request${said}. Approval request ${record.id}.`);
       }
+      case 'mismatch':
+        throw new CountersignError('ApprovalMismatch', `Approval request ${record.id} was made for other grants than this request decides to; it serves only what its reviewers saw. Request id ${input.requestId}.`);
       case 'expired':
         this.deps.audit({ event: 'approval.expired', approvalId: record.id, requestId: input.requestId });
         throw new CountersignError('ApprovalExpired', `Approval request ${record.id} expired before it was approved (or its approval ran out); send the request again to ask anew.`);
@@ -162,6 +169,9 @@ export class ApprovalService {
       agent: record.context.agent,
       actions: record.context.actions,
       resources: record.context.resources,
+      region: record.context.region,
+      roleArn: record.context.binding.roleArn,
+      intent: record.intent,
       rules: record.context.rules,
       eligible,
       expiresAt: new Date(record.expiresAt).toISOString(),

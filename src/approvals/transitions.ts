@@ -8,6 +8,9 @@ import type { ApprovalDraft, ApprovalRecord, ConsumeOutcome, ReviewOutcome } fro
  *   pending ─(quorum of approvals)→ approved ─(uses run out)→ consumed
  *   pending ─(any deny)→ denied
  *   pending ─(pending timeout)→ expired;  approved ─(validity ends)→ expired
+ *
+ * A read (types.ts, Intent) is one intent: its first use takes one of its uses and it then
+ * serves the same read until its validity ends, when it becomes consumed (expired if unused).
  */
 
 /** A new pending record for a draft. */
@@ -15,6 +18,7 @@ export function newRecord(id: string, draft: ApprovalDraft, now: number): Approv
   return {
     id,
     fingerprint: draft.fingerprint,
+    intent: draft.intent,
     status: 'pending',
     context: draft.context,
     requirements: draft.requirements,
@@ -28,7 +32,9 @@ export function newRecord(id: string, draft: ApprovalDraft, now: number): Approv
 /** Expiry applied as of `now`; returns the same object when nothing changed. */
 export function refreshed(record: ApprovalRecord, now: number): ApprovalRecord {
   if (record.status === 'pending' && now >= record.expiresAt) return { ...record, status: 'expired' };
-  if (record.status === 'approved' && record.approvedUntil !== undefined && now >= record.approvedUntil) return { ...record, status: 'expired' };
+  if (record.status === 'approved' && record.approvedUntil !== undefined && now >= record.approvedUntil) {
+    return { ...record, status: record.intent === 'read' && record.consumedAt !== undefined ? 'consumed' : 'expired' };
+  }
   return record;
 }
 
@@ -38,7 +44,7 @@ export function refreshed(record: ApprovalRecord, now: number): ApprovalRecord {
  * cannot re-ask at once and flood the reviewers).
  */
 export function isLive(record: ApprovalRecord, now: number): boolean {
-  if (record.status === 'pending' || (record.status === 'approved' && record.usesLeft > 0)) return true;
+  if (record.status === 'pending' || (record.status === 'approved' && (record.intent === 'read' || record.usesLeft > 0))) return true;
   return record.status === 'denied' && now < record.expiresAt;
 }
 
@@ -66,6 +72,10 @@ export function useOnce(record: ApprovalRecord, now: number): ConsumeOutcome {
   if (record.status === 'expired') return { ok: false, reason: 'expired', record };
   if (record.status === 'consumed') return { ok: false, reason: 'used_up', record };
   if (record.status !== 'approved') return { ok: false, reason: 'not_approved', record };
+  if (record.intent === 'read') {
+    // One intent, one use: the first request takes it, the rest of the same read ride on it.
+    return { ok: true, record: record.consumedAt === undefined ? { ...record, usesLeft: Math.max(0, record.usesLeft - 1), consumedAt: now } : record };
+  }
   const usesLeft = record.usesLeft - 1;
   return { ok: true, record: usesLeft > 0 ? { ...record, usesLeft } : { ...record, usesLeft, status: 'consumed', consumedAt: now } };
 }

@@ -5,6 +5,38 @@
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
 
+/**
+ * How uses are counted (docs/approvals.md): a `change` spends a use on every send; a `read` is
+ * one intent (a HEAD then the GET of one object, its ranged GETs, a listing's pages) and spends
+ * one use however many requests it takes while the approval is valid.
+ */
+export type Intent = 'read' | 'change';
+
+/** One (action, resource) the session policy will allow; `pattern` when its wildcards are meant. */
+export interface BoundGrant {
+  readonly action: string;
+  readonly resource: string;
+  readonly pattern?: true;
+}
+
+/**
+ * What the reviewers approved, exactly: a request may use the approval only if it decides to
+ * all of this again (src/approvals/binding.ts).
+ */
+export interface ApprovalBinding {
+  readonly agent: string;
+  /** The credential scope the agent signed for. */
+  readonly service: string;
+  readonly region: string;
+  /** The role the minted session assumes, and its account. */
+  readonly roleArn: string;
+  readonly account: string;
+  /** The decided grants, sorted. */
+  readonly grants: readonly BoundGrant[];
+  /** SHA-256 over the parameters the approval covers (for a read, less those that only shape the answer). */
+  readonly parametersSha256: string;
+}
+
 /** One approve rule's demand: this many distinct reviewers from this set. */
 export interface Requirement {
   readonly rule: string;
@@ -22,6 +54,8 @@ export interface Review {
 
 /** What the reviewer sees and the audit records; no secret, no header, no credential. */
 export interface ApprovalContext {
+  /** What was approved, exactly; consuming re-checks it. */
+  readonly binding: ApprovalBinding;
   readonly agent: string;
   readonly owners: readonly string[];
   readonly service: string;
@@ -44,7 +78,9 @@ export interface ApprovalContext {
 
 export interface ApprovalRecord {
   readonly id: string;
+  /** The store's lookup key (binding.ts): the exact request for a change, the intent for a read. */
   readonly fingerprint: string;
+  readonly intent: Intent;
   readonly status: ApprovalStatus;
   readonly context: ApprovalContext;
   readonly requirements: readonly Requirement[];
@@ -62,6 +98,7 @@ export interface ApprovalRecord {
 /** A new approval request, before the store gives it an id and times. */
 export interface ApprovalDraft {
   readonly fingerprint: string;
+  readonly intent: Intent;
   readonly context: ApprovalContext;
   readonly requirements: readonly Requirement[];
   readonly pendingTimeoutMs: number;
@@ -88,7 +125,7 @@ export interface DecisionEvent {
  * one outcome.
  */
 export interface ApprovalStore {
-  /** The live record for this fingerprint (pending, or approved with uses left), else a new pending one. */
+  /** The live record for this fingerprint (pending, approved with uses left or, for a read, still valid), else a new pending one. */
   findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string, now: number): Promise<ApprovalRecord | undefined>;
   list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]>;

@@ -7,7 +7,7 @@ export const AUDIT_EVENTS = {
   'request.decided': 'a request was identified, classified and decided: agent, service, operation, actions, resources, rules, reasons, decision',
   'request.forwarded': 'an allowed (or approved) request went upstream: requestId, agent, actions, resources, stsSession, approvalId, approvers, upstreamStatus, durationsMs',
   'request.failed': 'a request was refused or failed: requestId, agent (when known), errorCode, error, status',
-  'approval.requested': 'a request was held for approval: approvalId, agent, actions, resources, rules, eligible, expiresAt',
+  'approval.requested': 'a request was held for approval: approvalId, agent, actions, resources, region, roleArn, intent (read or change), rules, eligible, expiresAt',
   'approval.reviewed': 'a reviewer approved or denied: approvalId, reviewer, decision, comment, via, accepted, status',
   'approval.consumed': 'an approval let a held request go: approvalId, requestId, usesLeft',
   'approval.expired': 'an approval request expired undecided, or an approval ran out: approvalId',

@@ -42,9 +42,9 @@ const EXPIRY_MARGIN_MS = 5 * 60 * 1000;
 
 /**
  * STS AssumeRole with the proxy's own credentials (the standard AWS provider chain: env,
- * profile, IRSA/web identity, container, instance). Credentials for the same role and the same
+ * profile, IRSA/web identity, container, instance). Credentials for the same agent, role and
  * session policy are cached for their lifetime, and concurrent requests share one STS call,
- * so an allow rule costs at most one STS call per (role, scope) per credential lifetime.
+ * so an allow rule costs at most one STS call per (agent, role, scope) per credential lifetime.
  */
 export class CredentialMinter {
   private readonly sts: STSClient;
@@ -61,8 +61,9 @@ export class CredentialMinter {
   }
 
   async mint(request: MintRequest): Promise<MintResult> {
-    // An approval's credentials are its own: the approval id keeps them out of anyone else's reuse.
-    const key = `${request.roleArn}\n${request.durationSeconds}\n${request.approvalId ?? ''}\n${JSON.stringify(request.tags ?? {})}\n${request.sessionPolicy}`;
+    // A session is the agent's own (its SourceIdentity and tags name it in CloudTrail), and an
+    // approval's credentials are that approval's: neither is ever reused for anyone else.
+    const key = JSON.stringify([request.agent, request.roleArn, request.durationSeconds, request.approvalId ?? '', request.tags ?? {}, request.sessionPolicy]);
     const existing = this.cache.get(key);
     if (existing !== undefined) {
       const credentials = await existing;

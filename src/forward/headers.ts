@@ -8,6 +8,19 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * Headers some servers and frameworks read as "use this method instead" (or this URL). AWS
+ * ignores them, but whatever sits between it and countersign, or a host a rule lets through,
+ * may not: countersign decides on the method and path it sees, so a request carrying one is
+ * refused rather than forwarded with two meanings.
+ */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override', 'x-original-method', 'x-original-url', 'x-rewrite-url'];
+
+/** The first method- or URL-override header the request carries, if any. */
+export function methodOverrideHeader(headers: IncomingHttpHeaders): string | undefined {
+  return METHOD_OVERRIDES.find((name) => headers[name] !== undefined);
+}
+
 /** Everything that authenticated the agent: none of it may reach AWS. */
 const AGENT_AUTH = new Set(['authorization', 'x-amz-security-token', 'x-amz-date']);
 

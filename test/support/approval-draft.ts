@@ -1,13 +1,20 @@
 // An approval draft for the store and gate tests: one S3 read, two of three reviewers.
 import { randomUUID } from 'node:crypto';
-import type { ApprovalDraft } from '../../src/approvals/types.js';
+import type { ApprovalBinding, ApprovalDraft } from '../../src/approvals/types.js';
 
 export const MINUTE = 60_000;
+
+/** A binding for one grant (what a record's reviewers approved). */
+export function binding(action = 's3:GetObject', resource = 'arn:aws:s3:::b/k'): ApprovalBinding {
+  return { agent: 'bot', service: action.split(':')[0] ?? '', region: 'us-east-1', roleArn: 'arn:aws:iam::123456789012:role/r', account: '123456789012', grants: [{ action, resource }], parametersSha256: '0'.repeat(64) };
+}
 
 export function draft(overrides: Partial<ApprovalDraft> = {}): ApprovalDraft {
   return {
     fingerprint: randomUUID(),
+    intent: 'change',
     context: {
+      binding: binding(),
       agent: 'bot',
       owners: ['olga'],
       service: 's3',

@@ -72,7 +72,7 @@ describe.each(stores)('approval gate on the %s store', (_name, { roundTrips, mak
     const gate = new ApprovalGate(store, (record) => created.push(record.id));
     const request = draft({ maxUses, requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] });
     // One connection each, as the agent's retries would have.
-    const results = Array.from({ length: HELD }, () => gate.pass({ draft: request, holdMs: 60_000, signal: new AbortController().signal }));
+    const results = Array.from({ length: HELD }, () => gate.pass({ draft: request, holdMs: 60_000, signal: new AbortController().signal, accepts: () => true }));
     const deadline = Date.now() + 20_000;
     while (gate.held < HELD && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(gate.held).toBe(HELD);

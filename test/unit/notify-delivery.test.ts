@@ -4,6 +4,7 @@ import { createNotifiers, notifyAll, NotifyError, postJson } from '../../src/app
 import type { ApprovalNotice, Notifier, NotifyChannel } from '../../src/approvals/notify/types.js';
 import type { ApprovalRecord } from '../../src/approvals/types.js';
 import { closeReceivers, receivers, startReceiver } from '../support/receiver.js';
+import { binding } from '../support/approval-draft.js';
 
 afterEach(closeReceivers);
 
@@ -46,8 +47,10 @@ async function failure(promise: Promise<unknown>): Promise<NotifyError> {
 const record: ApprovalRecord = {
   id: 'apr_1',
   fingerprint: 'f'.repeat(64),
+  intent: 'change',
   status: 'pending',
   context: {
+    binding: binding('s3:DeleteObject'),
     agent: 'deploy-bot',
     owners: [],
     service: 's3',

@@ -5,6 +5,7 @@ import type { ApprovalNotice, Notifier, ReviewLink } from '../../src/approvals/n
 import type { ApprovalContext, ApprovalRecord } from '../../src/approvals/types.js';
 import type { ReviewerSpec } from '../../src/policy/types.js';
 import { closeReceivers, receivers, startReceiver, type Received } from '../support/receiver.js';
+import { binding } from '../support/approval-draft.js';
 
 afterEach(closeReceivers);
 
@@ -25,6 +26,7 @@ const olivia = reviewer('olivia', 'Olivia Owner');
 
 function context(overrides: Partial<ApprovalContext> = {}): ApprovalContext {
   return {
+    binding: binding('s3:DeleteBucket', 'arn:aws:s3:::prod-data'),
     agent: 'deploy-bot',
     owners: ['olivia'],
     service: 's3',
@@ -48,6 +50,7 @@ function record(overrides: Partial<ApprovalRecord> = {}): ApprovalRecord {
   return {
     id: 'apr_01HZX',
     fingerprint: 'f'.repeat(64),
+    intent: 'change',
     status: 'pending',
     context: context(),
     requirements: [
