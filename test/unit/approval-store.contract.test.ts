@@ -105,6 +105,40 @@ describe.each(stores)('%s approval store', (_name, make) => {
     expect(await b.consume(record.id, T0 + 15 * MINUTE)).toMatchObject({ ok: false, reason: 'expired' });
   });
 
+  it('a read is one intent: its first use takes the one use, the same read rides on it until its validity ends, then it is consumed', async () => {
+    const d = draft({ intent: 'read', requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] });
+    const { record } = await a.findOrCreate(d, T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    expect(await a.consume(record.id, T0 + 1)).toMatchObject({ ok: true, record: { status: 'approved', usesLeft: 0, consumedAt: T0 + 1 } });
+    // The GET after the HEAD, a ranged read, a second replica: the same record, no new request.
+    expect(await b.findOrCreate(d, T0 + 2)).toMatchObject({ created: false, record: { id: record.id, status: 'approved' } });
+    expect(await b.consume(record.id, T0 + 3)).toMatchObject({ ok: true, record: { status: 'approved', usesLeft: 0, consumedAt: T0 + 1 } });
+    expect(await a.consume(record.id, T0 + 15 * MINUTE)).toMatchObject({ ok: false, reason: 'used_up' });
+    expect((await b.get(record.id, T0 + 15 * MINUTE))?.status).toBe('consumed');
+    expect((await a.findOrCreate(d, T0 + 15 * MINUTE)).created).toBe(true);
+  });
+
+  it('a read nobody used expires at the end of its validity', async () => {
+    const { record } = await a.findOrCreate(draft({ intent: 'read', requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] }), T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    expect(await b.consume(record.id, T0 + 15 * MINUTE)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('a change spends a use on every send, whatever maxUses allows of the same request', async () => {
+    const d = draft({ intent: 'change', maxUses: 2, requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] });
+    const { record } = await a.findOrCreate(d, T0);
+    await a.review(record.id, 'ann', 'approve', '', T0);
+    expect(await a.consume(record.id, T0 + 1)).toMatchObject({ ok: true, record: { status: 'approved', usesLeft: 1 } });
+    expect(await b.consume(record.id, T0 + 2)).toMatchObject({ ok: true, record: { status: 'consumed', usesLeft: 0 } });
+    expect(await a.consume(record.id, T0 + 3)).toMatchObject({ ok: false, reason: 'used_up' });
+  });
+
+  it('keeps the binding the reviewers saw and the intent, as written', async () => {
+    const d = draft({ intent: 'read' });
+    const { record } = await a.findOrCreate(d, T0);
+    expect(await b.get(record.id, T0)).toMatchObject({ intent: 'read', context: { binding: d.context.binding } });
+  });
+
   it('two retries racing for a one-use approval: exactly one wins', async () => {
     const { record } = await a.findOrCreate(draft({ requirements: [{ rule: 'r', quorum: 1, eligible: ['ann'] }] }), T0);
     await a.review(record.id, 'ann', 'approve', '', T0);
