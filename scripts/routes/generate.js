@@ -15,11 +15,14 @@
 //   node scripts/routes/generate.js --check           (npm run routes:check: fails on any diff)
 //
 // The output is deterministic (sorted, no timestamps), one operation per line. The template
-// language of the "iam" entries is described in docs/classification.md.
+// language of the "iam" entries is described in docs/classification.md. Every member an entry
+// reads (template references, "vars", "when" paths) must be a member of the operation's input;
+// otherwise the generation fails, naming service, operation and member (template-members.js).
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONTEXT_VARIABLES, overrideEntryProblems, referencesOf, tableEntryProblems, TEMPLATE_MEMBER_ERROR, templateMemberError } from './template-members.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TABLE = join(root, 'src/aws/routes/routes.json');
@@ -183,21 +186,6 @@ function wireOf(model, protocol, input, rawPath, overlay) {
 
 // ---- templates ------------------------------------------------------------------------------
 
-const CONTEXT_VARIABLES = new Set(['Partition', 'Region', 'Account']);
-const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
-const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'ssmparameter', 'account', 'any']);
-
-/** Member paths a countersign template reads (not Partition/Region/Account). */
-function referencesOf(template) {
-  const refs = [];
-  for (const m of template.matchAll(REFERENCE)) {
-    if (m[3] !== undefined && !FILTERS.has(m[3])) throw new Error(`unknown filter |${m[3]} in ${template}`);
-    if (m[2] !== undefined) new RegExp(m[2]); // throws on a bad regex
-    if (!CONTEXT_VARIABLES.has(m[1])) refs.push(m[1]);
-  }
-  return refs;
-}
-
 const norm = (s) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
 const isArnName = (name) => /arn$/i.test(name);
 
@@ -276,7 +264,7 @@ function bindVariable(variable, resourceType, operation, members, singleVariable
 
 // ---- IAM resolution -------------------------------------------------------------------------
 
-function createResolver(iam, overrides) {
+function createResolver(iam, overrides, problems) {
   /**
    * Entries for one operation: [{a, r?, when?, x?}]; r = ARN templates ("?" prefix: optional),
    * r absent = the action takes no resource ("*" in IAM), x = resource types that could not be
@@ -290,16 +278,26 @@ function createResolver(iam, overrides) {
       entries = [{ action: `${service.iamPrefix}:${iam.action(service.iamPrefix, operation).name}` }];
     }
     const members = Object.fromEntries(Object.entries(input.members ?? {}).map(([n, m]) => [n, resolveMember(service.model, m)]));
+    // Every member an override entry reads is a member of the input (template-members.js): a
+    // reference to anything else would read nothing at request time. Such an entry fails the
+    // generation (after every operation is checked, so the message lists them all); nothing below
+    // drops it or binds its resource types by the heuristics instead.
+    if (overrides.curated[key] !== undefined || overrides.seeded[key] !== undefined) {
+      const section = overrides.curated[key] !== undefined ? 'curated' : 'seeded';
+      const found = entries.flatMap((entry) => overrideEntryProblems({ service: service.id, operation, section, entry, memberExists, members }));
+      if (found.length > 0) {
+        problems.push(...found);
+        return { entries: [], paths: new Set() };
+      }
+    }
     const required = new Set(input.required ?? []);
     const paths = new Set();
+    /** The members a template made by the heuristics reads; one that is not a member of the input fails the generation. */
     const usable = (template) => {
-      try {
-        const refs = referencesOf(template);
-        if (!refs.every((r) => memberExists(r))) return undefined;
-        return refs;
-      } catch {
-        return undefined;
-      }
+      const refs = referencesOf(template);
+      const missing = refs.filter((r) => !memberExists(r));
+      if (missing.length > 0) problems.push(`${key} (generated): template ${JSON.stringify(template)} reads ${missing.map((r) => `\${${r}}`).join(', ')}, which is not a member of ${operation}'s input`);
+      return missing.length > 0 ? undefined : refs;
     };
     /** "?" marks a template skipped (not refused) when a member it reads is absent. */
     const finish = (template, refs, optional) => {
@@ -314,10 +312,7 @@ function createResolver(iam, overrides) {
       if (entry.any === true) {
         // curated: IAM evaluates this action against "*" here (the entry says why)
         if (entry.when !== undefined) out.when = entry.when;
-        for (const c of entry.when ?? []) {
-          if (!memberExists(c.path)) throw new Error(`curated ${key}: condition on ${c.path}, which the operation does not have`);
-          paths.add(c.path);
-        }
+        for (const c of entry.when ?? []) paths.add(c.path);
         return out;
       }
       // Seeded "tag the new resource" entries with resource "*": needed only when the request
@@ -327,17 +322,9 @@ function createResolver(iam, overrides) {
         paths.add(tagsMember);
         return { a: entry.action, when: [{ path: tagsMember, op: 'Exists' }], inheritFirst: true };
       }
-      if (entry.when !== undefined) {
-        const when = entry.when.filter((c) => memberExists(c.path));
-        // A condition on a member the input does not have can never hold (Exists) or always
-        // holds (NotExists, NotEquals, INotContainsWord).
-        const impossible = entry.when.some((c) => !memberExists(c.path) && ['Exists', 'Equals', 'Contains', 'IContainsWord'].includes(c.op));
-        if (entry.when.some((c) => !memberExists(c.path)) && overrides.curated[key] !== undefined) {
-          throw new Error(`curated ${key}: condition on ${entry.when.find((c) => !memberExists(c.path))?.path}, which the operation does not have`);
-        }
-        if (impossible) return undefined;
-        when.forEach((c) => paths.add(c.path));
-        if (when.length > 0) out.when = when;
+      if (entry.when !== undefined && entry.when.length > 0) {
+        entry.when.forEach((c) => paths.add(c.path));
+        out.when = entry.when;
       }
       if (entry.optional) out.opt = true;
       const [prefix = '', name = ''] = entry.action.split(':');
@@ -347,15 +334,8 @@ function createResolver(iam, overrides) {
       const singletons = new Set();
       const fallbacks = [];
       const unresolved = [];
-      // An override template naming a member the operation does not have (the seed predates a
-      // model change, or has a typo) is ignored, and the resource types are bound as for the
-      // same-name rule instead.
-      const arnOverride = entry.arn?.filter((t) => t === '*' || usable(t.replace(/^\?/, '')) !== undefined);
-      if (entry.arn !== undefined && overrides.curated[key] !== undefined && arnOverride.length !== entry.arn.length) {
-        throw new Error(`curated ${key}: ${entry.action} has a template naming a member the operation does not have: ${entry.arn.join(' ')}`);
-      }
-      // "optional" entries (%%many%%) whose members this operation does not have: not needed.
-      if (entry.optional === true && entry.arn !== undefined && arnOverride.length === 0) return undefined;
+      // The entry's own templates (their members were checked above).
+      const arnOverride = entry.arn;
       if (arnOverride !== undefined && arnOverride.length > 0) {
         for (const template of arnOverride) {
           if (template === '*') {
@@ -365,9 +345,7 @@ function createResolver(iam, overrides) {
           }
           const optionalTemplate = template.startsWith('?');
           const text = optionalTemplate ? template.slice(1) : template;
-          const refs = usable(text);
-          if (refs === undefined) unresolved.push('arn');
-          else templates.push(finish(text, refs, optionalTemplate || entry.optional === true || arnOverride.length > 1));
+          templates.push(finish(text, referencesOf(text), optionalTemplate || entry.optional === true || arnOverride.length > 1));
         }
       } else if (action !== undefined) {
         for (const rt of action.resourceTypes) {
@@ -381,10 +359,7 @@ function createResolver(iam, overrides) {
                 templates.push('*');
                 continue;
               }
-              const refs = usable(template);
-              if (refs === undefined) {
-                if (rt.required) unresolved.push(rt.name);
-              } else templates.push(finish(template, refs, list.length > 1));
+              templates.push(finish(template, referencesOf(template), list.length > 1));
             }
             continue;
           }
@@ -407,8 +382,6 @@ function createResolver(iam, overrides) {
           let optional = false;
           for (const variable of variables) {
             let binding = entry.vars?.[variable];
-            const alternativesOf = (b) => (Array.isArray(b) ? b : [b]);
-            if (binding !== undefined && !alternativesOf(binding).every((t) => t === '*' || usable(t) !== undefined)) binding = undefined;
             binding ??= bindVariable(variable, rt.name, operation, members, single, required, rt.required || !action.resourceTypes.some((t) => t.required), used);
             for (const t of Array.isArray(binding) ? binding : typeof binding === 'string' ? [binding] : []) for (const ref of referencesOf(t)) used.add(ref.split(/[.[]/)[0]);
             if (binding === undefined) {
@@ -578,7 +551,7 @@ function tagOnCreateTemplates(iam, prefix, typePath) {
 
 // ---- operations -----------------------------------------------------------------------------
 
-function buildService(entry, overlay, iam, overrides) {
+function buildService(entry, overlay, iam, overrides, problems) {
   const { id, className, model } = entry;
   const md = model.metadata;
   const fix = overlay.services[id] ?? {};
@@ -607,7 +580,7 @@ function buildService(entry, overlay, iam, overrides) {
     ...(md.signatureVersion === 'bearer' ? { auth: 'bearer' } : {}),
     ...(fix.preferOver !== undefined ? { preferOver: fix.preferOver } : {}),
   };
-  const resolveIam = createResolver(iam, overrides);
+  const resolveIam = createResolver(iam, overrides, problems);
   const ops = {};
   const rest = md.protocol.startsWith('rest-');
   for (const name of Object.keys(model.operations).sort()) {
@@ -654,6 +627,7 @@ function buildService(entry, overlay, iam, overrides) {
         inMap[path] = wires[path];
       }
       if (Object.keys(inMap).length > 0) o.in = inMap;
+      problems.push(...tableEntryProblems(`${id}.${name}`, iamResult.entries, inMap));
       // Services that also speak another protocol (CloudWatch, SQS): where a member's wire name
       // differs there, "alt" gives it per protocol.
       const alt = {};
@@ -692,19 +666,26 @@ function serialise(table) {
   return lines.join('\n') + '\n';
 }
 
-export function generate() {
+/**
+ * The table's text. `options.overrides` replaces src/aws/routes/overrides.json (tests: an entry
+ * that must make the generation fail). Throws when an IAM entry reads a member its operation's
+ * input does not have (template-members.js).
+ */
+export function generate(options = {}) {
   if (!existsSync(join(APIS, 'metadata.json'))) {
     throw new Error('node_modules/aws-sdk is missing: run npm install (aws-sdk v2 is a devDependency)');
   }
   const overlay = readJson(join(root, 'scripts/routes/overlay.json'));
-  const overrides = readJson(join(root, 'src/aws/routes/overrides.json'));
+  const overrides = options.overrides ?? readJson(join(root, 'src/aws/routes/overrides.json'));
   const iam = iamData();
   const awsSdkVersion = readJson(join(root, 'node_modules/aws-sdk/package.json')).version;
   const services = {};
+  const problems = [];
   for (const entry of latestModels()) {
-    const { meta, ops } = buildService(entry, overlay, iam, overrides);
+    const { meta, ops } = buildService(entry, overlay, iam, overrides, problems);
     services[entry.id] = { ...meta, model: entry.file.replace(/\.min\.json$/, ''), ops };
   }
+  if (problems.length > 0) throw templateMemberError([...new Set(problems)]);
   const table = {
     source: {
       models: `aws-sdk@${awsSdkVersion} apis/*.min.json (Apache-2.0), latest version of each service`,
@@ -723,7 +704,15 @@ export function generate() {
 function main(argv) {
   const check = argv.includes('--check');
   const outIndex = argv.indexOf('--out');
-  const text = generate();
+  let text;
+  try {
+    text = generate();
+  } catch (error) {
+    if (error?.code !== TEMPLATE_MEMBER_ERROR) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+    return;
+  }
   if (check) {
     const dir = mkdtempSync(join(tmpdir(), 'routes-check-'));
     try {
