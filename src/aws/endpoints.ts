@@ -17,7 +17,8 @@ export function partitionOf(region: string): string {
   return 'aws';
 }
 
-function dnsSuffix(region: string): string {
+/** The DNS suffix of a region's partition: `amazonaws.com`, `amazonaws.com.cn` for China. */
+export function dnsSuffix(region: string): string {
   return partitionOf(region) === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
 }
 

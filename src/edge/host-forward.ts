@@ -18,8 +18,10 @@ export interface HostTarget {
 /**
  * One request to a host that is not AWS, decided by host rules on its method and path (deny
  * beats allow; no rule, no way through) and passed on as it came: nothing is signed, nothing
- * of the client's is stripped but hop-by-hop headers. Refusals are plain text, since the
- * client is not an AWS SDK.
+ * of the client's is stripped but hop-by-hop headers. A path the host's rules would match one
+ * way and its server might read another (`/ok/../x`, `%2F`, a backslash) is refused before any rule is
+ * matched, never normalised: see policy/criteria/host-path.ts. Refusals are plain text, since
+ * the client is not an AWS SDK.
  */
 export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, target: HostTarget, rawTarget: string): void {
   const startedAt = process.hrtime.bigint();
@@ -35,9 +37,10 @@ export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: Ser
     host: authority,
     path: rawPath.slice(0, 512),
     remoteAddress: req.socket.remoteAddress ?? '',
-    decision: decision?.effect ?? 'deny',
-    rules: decision === undefined ? [] : [decision.rule],
-    reasons: [decision === undefined ? 'NO_RULE_MATCHED' : decision.effect === 'deny' ? 'RULE_DENIED' : 'RULE_ALLOWED'],
+    decision: decision?.effect === 'allow' ? 'allow' : 'deny',
+    rules: decision === undefined || decision.effect === 'ambiguous' ? [] : [decision.rule],
+    // An ambiguous path is refused before any rule is matched: no rule, no reason; its errorCode says why.
+    reasons: decision?.effect === 'ambiguous' ? [] : [decision === undefined ? 'NO_RULE_MATCHED' : decision.effect === 'deny' ? 'RULE_DENIED' : 'RULE_ALLOWED'],
     durationsMs: {},
   };
   const finish = () => {
@@ -46,13 +49,20 @@ export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: Ser
     audit.event = audit.upstreamStatus === undefined ? 'request.failed' : 'request.forwarded';
     deps.audit(audit);
   };
-  if (decision?.effect !== 'allow') {
-    const why = decision === undefined ? 'no host rule lets it through' : `it is denied by rule "${decision.rule}"`;
-    const body = `countersign: ${method} ${rawPath} on ${authority} is not allowed: ${why}. ${ERROR_CATALOGUE.HostNotAllowed.hint}\n`;
-    audit.errorCode = 'HostNotAllowed';
-    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-countersign-error': 'HostNotAllowed', 'x-countersign-request-id': audit.requestId });
+  const refuse = (code: 'HostNotAllowed' | 'AmbiguousRequest', why: string) => {
+    const entry = ERROR_CATALOGUE[code];
+    const body = `countersign: ${method} ${rawPath.slice(0, 512)} on ${authority} is not allowed: ${why}. ${entry.hint}\n`;
+    audit.errorCode = code;
+    res.writeHead(entry.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-countersign-error': code, 'x-countersign-request-id': audit.requestId });
     res.end(body);
     finish();
+  };
+  if (decision?.effect === 'ambiguous') {
+    refuse('AmbiguousRequest', `its path has ${decision.why}`);
+    return;
+  }
+  if (decision?.effect !== 'allow') {
+    refuse('HostNotAllowed', decision === undefined ? 'no host rule lets it through' : `it is denied by rule "${decision.rule}"`);
     return;
   }
   const headers = passThroughRequestHeaders(req.headers);

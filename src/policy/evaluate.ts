@@ -1,6 +1,7 @@
 import { accountOf, withAccount } from '../aws/arn.js';
 import type { ActionOnResource } from '../aws/classify/index.js';
 import type { CompiledAwsRule, CompiledPolicySet } from './compile.js';
+import { pathAmbiguity } from './criteria/host-path.js';
 import type { MismatchCode, PairFacts } from './criteria/types.js';
 import type { ApprovalSpec, CredentialsSpec, Effect } from './types.js';
 
@@ -169,9 +170,22 @@ export function decideHost(policy: CompiledPolicySet, host: string, port: number
   return rule === undefined ? undefined : { effect: rule.request === undefined ? rule.spec.effect : 'allow', rule: rule.spec.name, inspect };
 }
 
-/** Host rules for one request to a host that is not AWS: deny beats allow; undefined when no rule matches. */
-export function decideHostRequest(policy: CompiledPolicySet, host: string, port: number, method: string, path: string): { effect: 'allow' | 'deny'; rule: string } | undefined {
-  const matching = policy.hostRules.filter((r) => r.host(host) && r.spec.ports.includes(port) && (r.request === undefined || r.request(method, path)));
+/** A host request decided by its rules, or refused before any rule is matched because its path has more than one reading. */
+export type HostRequestDecision = { readonly effect: 'allow' | 'deny'; readonly rule: string } | { readonly effect: 'ambiguous'; readonly why: string };
+
+/**
+ * Host rules for one request to a host that is not AWS: deny beats allow; undefined when no rule
+ * matches. When some rule for the host reads paths, a path that servers may read more than one
+ * way is refused first (criteria/host-path.ts), since the rules match it as sent and it is
+ * forwarded as sent. Where no rule reads paths the path decides nothing, and is not judged.
+ */
+export function decideHostRequest(policy: CompiledPolicySet, host: string, port: number, method: string, path: string): HostRequestDecision | undefined {
+  const forHost = policy.hostRules.filter((r) => r.host(host) && r.spec.ports.includes(port));
+  if (forHost.some((r) => r.spec.paths !== undefined)) {
+    const why = pathAmbiguity(path);
+    if (why !== undefined) return { effect: 'ambiguous', why };
+  }
+  const matching = forHost.filter((r) => r.request === undefined || r.request(method, path));
   const rule = matching.find((r) => r.spec.effect === 'deny') ?? matching[0];
   return rule === undefined ? undefined : { effect: rule.spec.effect, rule: rule.spec.name };
 }

@@ -1,4 +1,4 @@
-import { partitionOf } from '../endpoints.js';
+import { dnsSuffix, partitionOf } from '../endpoints.js';
 import type { ActionOnResource } from './types.js';
 
 /**
@@ -26,6 +26,14 @@ export function accessPointOf(host: string): AccessPoint | undefined {
   if (groups?.name === undefined || groups.account === undefined || groups.region === undefined) return undefined;
   const { name, account, region } = groups;
   return { name, account, region, arn: `arn:${partitionOf(region)}:s3:${region}:${account}:accesspoint/${name}` };
+}
+
+/**
+ * The public host of an access point, built from the parts its ARN is built from, so a request
+ * sent there reaches the resource the policy decided on (endpoint mode, which names no host).
+ */
+export function accessPointHost(ap: AccessPoint): string {
+  return `${ap.name}-${ap.account}.s3-accesspoint.${ap.region}.${dnsSuffix(ap.region)}`;
 }
 
 /** The placeholder bucket's ARNs as the access point's; other resources (a copy source) stay. */
