@@ -61,6 +61,8 @@ ${c.agentContext === undefined ? '' : `<tr><th>Agent's context</th><td>${escapeH
 <tr><th>Actions</th><td>${list(c.actions)}</td></tr>
 <tr><th>Resources</th><td>${list(c.resources)}</td></tr>
 <tr><th>Region</th><td>${escapeHtml(c.region)}</td></tr>
+<tr><th>Role</th><td><code>${escapeHtml(c.binding.roleArn)}</code> (account ${escapeHtml(c.binding.account)})</td></tr>
+<tr><th>Approves</th><td>${record.intent === 'read' ? 'this read, however many requests it takes (a HEAD then the GET, ranged reads, pages), until the approval expires' : `this exact request, ${record.usesLeft === 1 ? 'once' : `${record.usesLeft} times`}`}</td></tr>
 <tr><th>Rules</th><td>${c.rules.map(escapeHtml).join(', ')} (${c.reasons.map(escapeHtml).join(', ')})</td></tr>
 <tr><th>Needs</th><td>${needed}</td></tr>
 <tr><th>Request id</th><td><code>${escapeHtml(record.id)}</code></td></tr>
