@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestAudit } from '../audit/record.js';
 import { elapsedMs } from '../audit/record.js';
 import { ERROR_CATALOGUE } from '../errors.js';
-import { forwardableResponseHead, passThroughRequestHeaders } from '../forward/headers.js';
+import { forwardableResponseHead, methodOverrideHeader, passThroughRequestHeaders } from '../forward/headers.js';
 import type { PipelineDeps } from '../pipeline.js';
 import { decideHostRequest } from '../policy/evaluate.js';
 import { hasBody } from './body.js';
@@ -59,6 +59,12 @@ export function forwardToHost(deps: PipelineDeps, req: IncomingMessage, res: Ser
   };
   if (decision?.effect === 'ambiguous') {
     refuse('AmbiguousRequest', `its path has ${decision.why}`);
+    return;
+  }
+  // Host rules decide on the method and path: a header asking the server for another is refused.
+  const override = methodOverrideHeader(req.headers);
+  if (override !== undefined && decision?.effect === 'allow') {
+    refuse('AmbiguousRequest', `it carries ${override}, which asks some servers for another method or URL than the one the rules decided on`);
     return;
   }
   if (decision?.effect !== 'allow') {

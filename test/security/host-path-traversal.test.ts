@@ -125,11 +125,11 @@ rules:
   });
 
   /** `GET http://127.0.0.1:PORT<path>` to countersign's listener, the request line written as given. */
-  function throughProxy(rawPath: string): Promise<RawResponse> {
+  function throughProxy(rawPath: string, extraHeaders = ''): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const socket = netConnect({ host: '127.0.0.1', port: cs.port });
       let text = '';
-      socket.on('connect', () => socket.write(`GET http://127.0.0.1:${plainPort}${rawPath} HTTP/1.1\r\nHost: 127.0.0.1:${plainPort}\r\nConnection: close\r\n\r\n`, 'latin1'));
+      socket.on('connect', () => socket.write(`GET http://127.0.0.1:${plainPort}${rawPath} HTTP/1.1\r\nHost: 127.0.0.1:${plainPort}\r\n${extraHeaders}Connection: close\r\n\r\n`, 'latin1'));
       socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
       socket.on('end', () => resolve(parseResponse(text)));
       socket.on('error', reject);
@@ -185,6 +185,16 @@ rules:
     expect((await throughProxy('/ok/..;/x')).body).toContain('a ";"');
     expect((await throughProxy('/ok/x%00.html')).body).toContain('NUL');
     expect((await throughProxy('/ok/%zz')).body).toContain('an invalid percent-encoding');
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses a GET the rules allow when it carries a method- or URL-override header (X-HTTP-Method-Override: DELETE, X-Original-URL)', async () => {
+    for (const header of ['X-HTTP-Method-Override: DELETE', 'X-HTTP-Method: PUT', 'X-Method-Override: DELETE', 'X-Original-URL: /ok/secret/keys', 'X-Rewrite-URL: /x']) {
+      const response = await throughProxy('/ok/fine', `${header}\r\n`);
+      expect(response.status, header).toBe(400);
+      expect(response.headers['x-countersign-error'], header).toBe('AmbiguousRequest');
+      expect(response.body, header).toContain(header.split(':')[0]?.toLowerCase());
+    }
     expect(seen).toEqual([]);
   });
 
