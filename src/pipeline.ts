@@ -30,7 +30,7 @@ import { hasBody, readBody } from './edge/body.js';
 import { acceptBody, type InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, methodOverrideHeader, signedHeaderValues } from './forward/headers.js';
-import { chooseTarget } from './forward/target.js';
+import { chooseTarget, type UpstreamTarget } from './forward/target.js';
 import type { UpstreamClient } from './forward/upstream.js';
 import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
 import type { AgentRegistry } from './identity/registry.js';
@@ -61,11 +61,13 @@ interface RequestContext {
   readonly res: ServerResponse;
 }
 
-/** A request once identified, classified and decided. */
+/** A request once identified, classified, decided, and placed upstream. */
 interface DecidedRequest {
   readonly verified: Verified;
   readonly classification: Classification;
   readonly decision: Decision;
+  /** Where it goes, chosen from the classification before anyone approves or anything is minted. */
+  readonly target: UpstreamTarget;
 }
 
 interface Verified {
@@ -96,6 +98,11 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
     const verified = await identify(deps, inbound, res, audit, shape);
     const classification = verified.plan.classify(verified.body);
     recordClassification(audit, classification);
+    // A request that cannot be sent as classified is refused before a reviewer sees it or STS is called.
+    const target = chooseTarget(
+      { mode: inbound.mode, scheme: inbound.scheme, authority: inbound.authority, host: inbound.host, rawPath: inbound.rawPath, service: classification.service, endpointPrefix: classification.endpointPrefix, region: classification.region },
+      deps.overrides,
+    );
     const decision = decide(deps.policy(), {
       agent: verified.identity.agent,
       service: classification.service,
@@ -109,7 +116,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
     deps.audit(decidedEvent(audit));
     if (decision.effect === 'deny' || decision.credentials === undefined) throw accessDenied(verified.identity, decision, inbound.id);
     const context = { deps, inbound, audit, res };
-    const decided = { verified, classification, decision };
+    const decided = { verified, classification, decision, target };
     const approved = decision.effect === 'approve' ? await holdForApproval(context, decided) : verified;
     await forward(context, { ...decided, verified: approved });
   } catch (error) {
@@ -171,7 +178,7 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, res: Server
 }
 
 /** mint, sign, forward, and stream the answer back. */
-async function forward({ deps, inbound, audit, res }: RequestContext, { verified, classification, decision }: DecidedRequest): Promise<void> {
+async function forward({ deps, inbound, audit, res }: RequestContext, { verified, classification, decision, target }: DecidedRequest): Promise<void> {
   const credentials = decision.credentials;
   if (credentials === undefined) throw new CountersignError('InternalError', 'An allow decision carried no credentials.');
   const stsStart = process.hrtime.bigint();
@@ -189,10 +196,6 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   audit.stsSession = minted.credentials.sessionName;
   audit.credentialsCached = minted.cached;
 
-  const target = chooseTarget(
-    { mode: inbound.mode, scheme: inbound.scheme, authority: inbound.authority, host: inbound.host, rawPath: inbound.rawPath, service: classification.service, endpointPrefix: classification.endpointPrefix, region: classification.region },
-    deps.overrides,
-  );
   const headers = forwardableRequestHeaders(inbound.message.headers);
   headers.host = target.host;
   // S3 wants a payload hash with header auth; a presigned URL's request had none.
