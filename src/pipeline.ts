@@ -16,7 +16,9 @@ import type { ServerResponse } from 'node:http';
 import { pipeline, Readable } from 'node:stream';
 import { chunkChain, chunkResigner, type ChunkChain } from './aws/chunked.js';
 import { planClassification, type Classification, type ClassificationPlan } from './aws/classify/index.js';
+import { dotSegment } from './aws/dot-segments.js';
 import { sendAwsError } from './aws/error-response.js';
+import { bodyForReading } from './aws/request-compression.js';
 import { hostServesService } from './aws/host-service.js';
 import { payloadModeOf, type PayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
@@ -96,7 +98,7 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
   const shape: { protocol: Protocol } = { protocol: protocolOf(undefined, inbound.message.headers) };
   try {
     const verified = await identify(deps, inbound, res, audit, shape);
-    const classification = verified.plan.classify(verified.body);
+    const classification = verified.plan.classify(verified.body === undefined ? undefined : bodyForReading(verified.body, inbound.message.headers, verified.plan.protocol, deps.maxBufferedBodyBytes));
     recordClassification(audit, classification);
     // A request that cannot be sent as classified is refused before a reviewer sees it or STS is called.
     const target = chooseTarget(
@@ -149,6 +151,8 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, res: Server
   shape.protocol = protocolOf(auth.service, headers);
   const key = resolveAgentKey(deps.registry, auth);
   audit.agent = key.agent;
+  const dot = auth.service === 's3' ? undefined : dotSegment(inbound.rawPath);
+  if (dot !== undefined) throw new CountersignError('AmbiguousRequest', `The path has a dot segment ("${dot}"), which SigV4 and AWS resolve and countersign does not; send the path as an SDK does.`);
   if (inbound.mode !== 'endpoint' && !hostServesService(inbound.host, auth.service)) {
     throw new CountersignError('MisroutedRequest', `The request was signed for service "${auth.service}" but sent to ${inbound.host}.`);
   }
