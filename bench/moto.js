@@ -1,6 +1,6 @@
 // moto_server as the benchmark's STS (a plain-JS port of what bench/run.js needs from
-// test/support/moto.ts): request authentication on, bootstrapped by
-// test/support/moto_bootstrap.py with an admin user and an assumable role. countersign calls
+// src/demo/moto.ts): request authentication on, bootstrapped by
+// scripts/moto_bootstrap.py with an admin user and an assumable role. countersign calls
 // AssumeRole once per run (credentials are cached), so moto's speed does not enter the numbers.
 import { execFile, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NO_AUTH_BOOTSTRAP_CALLS = 5; // NO_AUTH_CALLS in test/support/moto_bootstrap.py
-const BOOTSTRAP_SCRIPT = path.join(repoRoot, 'test', 'support', 'moto_bootstrap.py');
+const NO_AUTH_BOOTSTRAP_CALLS = 5; // NO_AUTH_CALLS in scripts/moto_bootstrap.py
+const BOOTSTRAP_SCRIPT = path.join(repoRoot, 'scripts', 'moto_bootstrap.py');
 
 function isExecutableFile(file) {
   try {

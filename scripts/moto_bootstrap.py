@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Bootstrap / seed a moto_server that runs with request authentication ON.
 
-Used by test/support/moto.ts. Modes:
+Used by src/demo/moto.ts (the tests, the benchmarks and `countersign demo`). Modes:
 
   moto_bootstrap.py bootstrap ENDPOINT
       moto_server must have been started with
@@ -23,6 +23,14 @@ Used by test/support/moto.ts. Modes:
   moto_bootstrap.py seed-dynamo ENDPOINT TABLE
       Creates TABLE (hash key `pk`, string) and puts {pk: "k1", v: "hello"}.
 
+  moto_bootstrap.py seed-roles ENDPOINT ROLE_NAMES_JSON
+      Creates each role of ROLE_NAMES_JSON (["name", ...]) trusted like
+      `countersign-target` (by the admin user), with an inline policy allowing
+      * on *: the session policies countersign mints narrow it per call.
+
+  moto_bootstrap.py seed-untrusting-role ENDPOINT ROLE_NAME
+      Creates ROLE_NAME with a trust policy that admits nobody countersign is.
+
 Seed modes authenticate with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from
 the environment (the admin key printed by bootstrap).
 """
@@ -39,7 +47,7 @@ REGION = "us-east-1"
 USER_NAME = "countersign-proxy"
 ROLE_NAME = "countersign-target"
 # Must equal the INITIAL_NO_AUTH_ACTION_COUNT given to moto_server
-# (NO_AUTH_BOOTSTRAP_CALLS in test/support/moto.ts).
+# (NO_AUTH_BOOTSTRAP_CALLS in src/demo/moto.ts).
 NO_AUTH_CALLS = 5
 
 # No retries: a retried unauthenticated call would consume an extra slot of
@@ -57,6 +65,25 @@ def client(service, endpoint, key_id, secret, token=None):
         aws_session_token=token,
         config=_CONFIG,
     )
+
+
+def trust_policy(account_id, user_arn):
+    # moto's trust check (moto/iam/access_control.py _check_role_trust_relationship
+    # -> IAMPolicyStatement._check_principal) compares the caller's ARN
+    # (arn:aws:iam::ACCOUNT:user/NAME) for equality / list membership with
+    # Principal.AWS; it does not expand ":root" to every principal of the
+    # account. So the user ARN must be listed explicitly (as a list: with a
+    # plain string, moto would do a substring test).
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{account_id}:root", user_arn]},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
 
 
 def fail(msg):
@@ -86,23 +113,7 @@ def bootstrap(endpoint):
     key = iam.create_access_key(UserName=USER_NAME)["AccessKey"]
     calls += 1
 
-    # moto's trust check (moto/iam/access_control.py _check_role_trust_relationship
-    # -> IAMPolicyStatement._check_principal) compares the caller's ARN
-    # (arn:aws:iam::ACCOUNT:user/NAME) for equality / list membership with
-    # Principal.AWS; it does not expand ":root" to every principal of the
-    # account. So the user ARN must be listed explicitly (as a list: with a
-    # plain string, moto would do a substring test).
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": [f"arn:aws:iam::{account_id}:root", user_arn]},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ],
-    }
-    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust_policy(account_id, user_arn)))["Role"]
     calls += 1
 
     iam.put_role_policy(
@@ -198,6 +209,24 @@ def seed_dynamo(endpoint, table):
     ddb.put_item(TableName=table, Item={"pk": {"S": "k1"}, "v": {"S": "hello"}})
 
 
+def seed_roles(endpoint, names_json):
+    names = json.loads(names_json)
+    if not isinstance(names, list):
+        fail("ROLE_NAMES_JSON must be a JSON list of role names")
+    iam = admin_client("iam", endpoint)
+    user_arn = admin_client("sts", endpoint).get_caller_identity()["Arn"]
+    account_id = user_arn.split(":")[4]
+    for name in names:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(account_id, user_arn)))
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="countersign-demo-access",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+            ),
+        )
+
+
 def seed_untrusting_role(endpoint, role_name):
     """A role whose trust policy admits nobody countersign can be: AssumeRole into it fails."""
     iam = admin_client("iam", endpoint)
@@ -217,6 +246,7 @@ def main(argv):
         "usage: moto_bootstrap.py bootstrap ENDPOINT\n"
         "       moto_bootstrap.py seed-s3 ENDPOINT BUCKET OBJECTS_JSON\n"
         "       moto_bootstrap.py seed-dynamo ENDPOINT TABLE\n"
+        "       moto_bootstrap.py seed-roles ENDPOINT ROLE_NAMES_JSON\n"
         "       moto_bootstrap.py seed-untrusting-role ENDPOINT ROLE_NAME"
     )
     if len(argv) < 2:
@@ -229,6 +259,8 @@ def main(argv):
             seed_s3(*args)
         elif mode == "seed-dynamo" and len(args) == 2:
             seed_dynamo(*args)
+        elif mode == "seed-roles" and len(args) == 2:
+            seed_roles(*args)
         elif mode == "seed-untrusting-role" and len(args) == 2:
             seed_untrusting_role(*args)
         else:
