@@ -33,7 +33,7 @@ import { acceptBody, type InboundRequest } from './edge/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, methodOverrideHeader, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget, type UpstreamTarget } from './forward/target.js';
-import type { UpstreamClient } from './forward/upstream.js';
+import { sentContentLength, type UpstreamClient } from './forward/upstream.js';
 import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
 import type { AgentRegistry } from './identity/registry.js';
 import type { CompiledPolicySet } from './policy/compile.js';
@@ -200,16 +200,19 @@ async function forward({ deps, inbound, audit, res }: RequestContext, { verified
   audit.stsSession = minted.credentials.sessionName;
   audit.credentialsCached = minted.cached;
 
+  const body = verified.body;
+  const outgoing = body ?? (hasBody(inbound.message.headers) ? inbound.message : undefined);
   const headers = forwardableRequestHeaders(inbound.message.headers);
   headers.host = target.host;
+  // Every signed header must arrive: Content-Length as the upstream client writes it for this body.
+  const contentLength = sentContentLength(inbound.method, outgoing, inbound.message.headers['content-length']);
+  if (contentLength !== undefined) headers['content-length'] = contentLength;
   // S3 wants a payload hash with header auth; a presigned URL's request had none.
   if (classification.service === 's3' && headers['x-amz-content-sha256'] === undefined) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-  const body = verified.body;
   const toSign: SignableRequest = body === undefined
     ? { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers }
     : { method: inbound.method, host: target.host, rawPath: target.rawPath, query: verified.query, headers, body };
   const signedHeaders = await signRequest(toSign, minted.credentials, classification.region, classification.service);
-  const outgoing = body ?? (hasBody(inbound.message.headers) ? inbound.message : undefined);
   if (outgoing === inbound.message) acceptBody(inbound.message, res);
 
   const upstreamStart = process.hrtime.bigint();

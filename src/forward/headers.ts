@@ -30,12 +30,14 @@ function connectionTokens(value: unknown): Set<string> | undefined {
 }
 
 /**
- * Request headers to forward: the client's, less hop-by-hop headers, the agent's auth
- * artefacts and countersign's own `x-countersign-*` headers. Repeated headers are joined
- * with commas, as SigV4 canonicalisation expects.
+ * Request headers to forward and sign: the client's, less hop-by-hop headers, the agent's auth
+ * artefacts, countersign's own `x-countersign-*` headers and Content-Length, which is signed as
+ * the upstream client will write it for the body that goes (upstream.ts, sentContentLength),
+ * not as the agent sent it: undici writes none for a bodiless DELETE that came with
+ * `Content-Length: 0`. Repeated headers are joined with commas, as SigV4 canonicalisation expects.
  */
 export function forwardableRequestHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  return filteredRequestHeaders(headers, (name) => AGENT_AUTH.has(name) || name.startsWith('x-countersign-'));
+  return filteredRequestHeaders(headers, (name) => AGENT_AUTH.has(name) || name === 'content-length' || name.startsWith('x-countersign-'));
 }
 
 /**

@@ -42,8 +42,39 @@ const UPSTREAM_SOCKET_BUFFER_BYTES = 128 * 1024;
 type SocketOptions = buildConnector.BuildOptions & { readonly highWaterMark: number };
 
 /**
- * Pooled keep-alive connections to AWS (undici: one pool per origin). Bodies stream both
- * ways; a body with a Content-Length goes out with that length, never as chunked.
+ * Methods whose bodiless requests undici 7 sends with `Content-Length: 0`; for every other
+ * method it writes none (lib/dispatcher/client-h1.js, writeH1's `expectsPayload`, after RFC 9110
+ * section 8.6: a user agent should not send Content-Length when the request has no content and
+ * the method does not anticipate any).
+ */
+const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
+
+/**
+ * The Content-Length this client writes for a request, as undici 7 decides it on HTTP/1.1
+ * (lib/dispatcher/client-h1.js: writeH1, writeBuffer, AsyncWriter), or undefined when it writes
+ * none that anyone could have signed:
+ *  - no body, or an empty one: `0` for the methods above, none for GET, HEAD, DELETE, OPTIONS
+ *    (so a DELETE that came with `Content-Length: 0` goes on without it);
+ *  - a Buffer: its length;
+ *  - a stream: its declared length as a number (`003` goes out as `3`), as for no body when
+ *    that is 0; none without one: it goes chunked (or, empty, with an unsigned `0`).
+ * A request is signed with this value and never with the agent's, so every header signed is
+ * one the upstream receives. The framing headers the agent sent (Transfer-Encoding, Expect,
+ * Connection) are never forwarded: undici refuses or rewrites them (forward/headers.ts).
+ */
+export function sentContentLength(method: string, body: Buffer | Readable | undefined, declared: string | undefined): string | undefined {
+  const empty = EXPECTS_PAYLOAD.has(method) ? '0' : undefined;
+  if (body === undefined) return empty;
+  if (Buffer.isBuffer(body)) return body.length === 0 ? empty : String(body.length);
+  if (declared === undefined || !/^\d{1,15}$/.test(declared)) return undefined;
+  const length = Number(declared);
+  return length === 0 ? empty : String(length);
+}
+
+/**
+ * Pooled keep-alive connections to AWS (undici: one pool per origin), on HTTP/1.1 (the framing
+ * sentContentLength describes). Bodies stream both ways; a body with a Content-Length goes out
+ * with that length, never as chunked.
  */
 export class UpstreamClient {
   private readonly agent: Agent;
@@ -53,6 +84,8 @@ export class UpstreamClient {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: options.connectionsPerOrigin ?? 256,
+      // HTTP/1.1 only (undici 7's default, stated): sentContentLength describes its framing.
+      allowH2: false,
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
       connect,
