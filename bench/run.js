@@ -327,7 +327,7 @@ async function main() {
         '',
       ].join('\n'),
     );
-    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json']));
+    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json', '--force']));
     const upstream = await startUpstream(dirs.root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
     const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
     const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;

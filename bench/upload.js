@@ -195,7 +195,7 @@ async function main() {
       path.join(dirs.policies, 'bench.yaml'),
       ['apiVersion: countersign.dev/v1alpha1', 'kind: Policy', 'rules:', '  - name: bench-upload', '    effect: allow', '    agents: ["bench"]', '    actions: ["s3:PutObject"]', '    resources: ["arn:aws:s3:::bench/*"]', '    credentials:', `      roleArn: "${moto.roleArn}"`, ''].join('\n'),
     );
-    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json']));
+    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json', '--force']));
     const upstream = await startUpstream(dirs.root, agent.accessKeyId, { cpu: CPU.client });
     for (const mode of MODES) {
       process.stderr.write(`  ${LABELS[mode] ?? mode} ...`);

@@ -1,72 +1,110 @@
-import { ConfigError, loadConfig, SETTINGS } from '../config/config.js';
 import { PolicyLoadError } from '../policy/load.js';
-import { agentsCommand } from './agents.js';
-import { approvalsCommand } from './approvals.js';
-import { auditCommand } from './audit.js';
-import { reviewersCommand } from './reviewers.js';
-import { policyCommand } from './policy.js';
-import { serveCommand } from './serve.js';
+import { agentsCommands } from './agents.js';
+import { approvalsCommands } from './approvals.js';
+import { columns, groupHelp, helpText, runCommand, usageLine, type CliIo, type Command, type CommandGroup } from './args.js';
+import { auditCommands } from './audit.js';
+import { policyCommands } from './policy.js';
+import { reviewersCommands } from './reviewers.js';
+import { serve, SETTINGS_HELP } from './serve.js';
 
-const USAGE = `usage: countersign <command>
+const ENTRIES: ReadonlyArray<Command | CommandGroup> = [serve, agentsCommands, approvalsCommands, reviewersCommands, auditCommands, policyCommands];
 
-  serve                          start the proxy (settings from the environment, below)
-  agents issue NAME [--json]     issue an agent key (prints AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
-  agents revoke NAME|KEY_ID      revoke an agent's keys, or one key
-  agents list                    list agents and their keys
-  approvals list [--all]         requests waiting for review (as COUNTERSIGN_REVIEWER_TOKEN's reviewer)
-  approvals show|approve|deny ID [--comment TEXT]
-  reviewers list                 reviewers declared in the policy directory
-  reviewers token ID             print a reviewer's API token (for the approvals CLI and JSON API)
-  audit verify                   walk the audit log's hash chain and name the first broken link
-  audit export [filters]         records as JSONL or CSV (--since --until --agent --decision --event --format)
-  policy check [DIR] [--strict]  validate the policy set and warn about risky or dead rules
-  policy test [DIR]              run the policy tests in DIR/*.test.yaml
-  policy explain --agent NAME REQUEST
-                                 show every rule against a request and the decision
-
-settings:
-${Object.entries(SETTINGS)
-  .map(([name, what]) => `  ${name.padEnd(32)} ${what}`)
-  .join('\n')}
-`;
-
-async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const out = (line: string) => process.stdout.write(line + '\n');
-  switch (command) {
-    case 'serve':
-      await serveCommand(loadConfig());
-      return -1; // keeps running
-    case 'agents':
-      return agentsCommand(loadConfig(), rest, out);
-    case 'policy':
-      return policyCommand(loadConfig().policyDir, rest, out);
-    case 'approvals':
-      return approvalsCommand(loadConfig(), rest, out);
-    case 'reviewers':
-      return reviewersCommand(loadConfig(), rest, out);
-    case 'audit':
-      return auditCommand(loadConfig(), rest, out);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`countersign: unknown command "${command}"\n${USAGE}`);
-      return 2;
-  }
+function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
+  return 'commands' in entry;
 }
 
-main(process.argv.slice(2)).then(
+function nameOf(entry: Command | CommandGroup): string {
+  return isGroup(entry) ? entry.name : entry.spec.name;
+}
+
+function usage(): string {
+  const commands = ENTRIES.flatMap((e) => (isGroup(e) ? e.commands : [e]));
+  const rows = columns(commands.map((c) => [usageLine(c.spec).slice('countersign '.length), c.spec.summary]), 40);
+  return [
+    'usage: countersign <command> [options]',
+    '',
+    'A credential-brokering proxy for AI agents: every AWS call identified, decided by policy, re-signed with single-action STS credentials.',
+    '',
+    'commands:',
+    ...rows,
+    '',
+    'Every command answers --help (or -h); "countersign help COMMAND" does the same.',
+    '',
+    SETTINGS_HELP,
+  ].join('\n');
+}
+
+/** `countersign help [COMMAND [SUBCOMMAND]]`: the help of what the words name. */
+function help(words: readonly string[], io: CliIo): number {
+  if (words.length === 0) {
+    io.out(usage());
+    return 0;
+  }
+  const entry = ENTRIES.find((e) => nameOf(e) === words[0]);
+  const sub = entry !== undefined && isGroup(entry) && words[1] !== undefined ? entry.commands.find((c) => c.spec.name === `${entry.name} ${words[1]}`) : undefined;
+  if (entry === undefined || (isGroup(entry) && words[1] !== undefined && sub === undefined) || (!isGroup(entry) && words.length > 1) || words.length > 2) {
+    io.err(`countersign help: no command "${words.join(' ')}"`);
+    io.err(usage());
+    return 2;
+  }
+  io.out(sub !== undefined ? helpText(sub.spec) : isGroup(entry) ? groupHelp(entry) : helpText(entry.spec));
+  return 0;
+}
+
+async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const [word, ...rest] = argv;
+  if (word === undefined) {
+    io.err(usage());
+    return 2;
+  }
+  if (word === 'help' || word === '--help' || word === '-h') return help(word === 'help' ? rest : [], io);
+  const entry = ENTRIES.find((e) => nameOf(e) === word);
+  if (entry === undefined) {
+    io.err(`countersign: unknown command "${word}"`);
+    io.err(usage());
+    return 2;
+  }
+  if (!isGroup(entry)) return runCommand(entry, rest, io);
+  const [verb, ...args] = rest;
+  const sub = entry.commands.find((c) => c.spec.name === `${entry.name} ${verb ?? ''}`);
+  if (sub !== undefined) return runCommand(sub, args, io);
+  if (verb === '--help' || verb === '-h') {
+    io.out(groupHelp(entry));
+    return 0;
+  }
+  io.err(verb === undefined ? `countersign ${entry.name}: give a command` : `countersign ${entry.name}: unknown ${verb.startsWith('-') ? 'option' : 'command'} ${verb.startsWith('-') ? verb : `"${verb}"`}`);
+  io.err(groupHelp(entry));
+  return 2;
+}
+
+/**
+ * A reader that stops early (`countersign audit export | head -1`) closes the pipe: that ends
+ * the command quietly, for every command, instead of an unhandled EPIPE.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
+
+quietOnClosedPipe(process.stdout);
+quietOnClosedPipe(process.stderr);
+
+const io: CliIo = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+  env: process.env,
+};
+
+main(process.argv.slice(2), io).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
     if (error instanceof PolicyLoadError) {
       process.stderr.write(`countersign: the policy set is invalid:\n${error.message}\n`);
-    } else if (error instanceof ConfigError || error instanceof Error) {
+    } else if (error instanceof Error) {
       process.stderr.write(`countersign: ${error.message}\n`);
     } else {
       process.stderr.write(`countersign: ${String(error)}\n`);

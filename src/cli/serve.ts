@@ -1,5 +1,28 @@
 import { startCountersign } from '../app.js';
-import type { Config } from '../config/config.js';
+import { loadConfig, SETTINGS, type Config } from '../config/config.js';
+import { command } from './args.js';
+import { cliInvocation } from './invocation.js';
+
+export const SETTINGS_HELP = `settings (environment):\n${Object.entries(SETTINGS)
+  .map(([name, what]) => `  ${name.padEnd(36)} ${what}`)
+  .join('\n')}`;
+
+export const serve = command(
+  {
+    name: 'serve',
+    summary: 'Start the proxy, the review listener and the admin listener.',
+    details: [
+      'Runs until SIGINT or SIGTERM, then lets in-flight requests finish for up to COUNTERSIGN_SHUTDOWN_GRACE_SECONDS.',
+      "JSON log and audit lines go to stdout, this guide to stderr. countersign's own AWS identity comes from the standard AWS provider chain and must be allowed to sts:AssumeRole into the roles the rules name.",
+      SETTINGS_HELP,
+    ],
+    examples: ['COUNTERSIGN_POLICY_DIR=policies countersign serve'],
+  },
+  async (_args, io) => {
+    await serveCommand(loadConfig(io.env));
+    return -1; // keeps running
+  },
+);
 
 /** `countersign serve`: runs until SIGINT/SIGTERM. JSON logs go to stdout, this guide to stderr. */
 export async function serveCommand(config: Config): Promise<void> {
@@ -13,7 +36,7 @@ export async function serveCommand(config: Config): Promise<void> {
       `  health and readiness: http://${running.adminAddress.address}:${running.adminAddress.port}/readyz`,
       `  reviewers decide at: http://${running.reviewAddress.address}:${running.reviewAddress.port}/approvals/ID`,
       '',
-      'Issue a key for an agent:   npx countersign agents issue my-agent',
+      `Issue a key for an agent:   ${cliInvocation()} agents issue my-agent`,
       'Then, in the agent\'s environment:',
       `  export HTTPS_PROXY=${proxy}`,
       `  export AWS_CA_BUNDLE=${running.caCertPath}        # AWS CLI, boto3`,

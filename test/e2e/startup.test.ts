@@ -20,7 +20,9 @@ describe('start-up', { timeout: 30_000 }, () => {
       expect(ca.ca).toBe(true);
       expect(cs.stderr()).toContain(`export HTTPS_PROXY=${cs.proxyUrl}`);
       expect(cs.stderr()).toContain(`export AWS_CA_BUNDLE=${cs.caPath}`);
-      expect(cs.stderr()).toContain('npx countersign agents issue');
+      // How this CLI was run, never `npx countersign` (outside a checkout npx fetches whatever npm package has the name).
+      expect(cs.stderr()).toContain(`node ${path.relative(process.cwd(), CLI)} agents issue my-agent`);
+      expect(cs.stderr()).not.toContain('npx');
       expect(cs.stdout()).toContain('"event":"policy.loaded"');
     } finally {
       await cs.stop();

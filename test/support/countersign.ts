@@ -111,7 +111,8 @@ export async function startCountersign(options: StartOptions): Promise<Countersi
     waitForRequests,
     cli,
     issueAgent: (name) => {
-      const key = JSON.parse(cli(['agents', 'issue', name, '--json'])) as AgentKey;
+      // Test policies mostly declare no Directory; the refusal of unknown names has its own test (cli.test.ts).
+      const key = JSON.parse(cli(['agents', 'issue', name, '--json', '--force'])) as AgentKey;
       registerSecret(key.secretAccessKey);
       return key;
     },
