@@ -1,12 +1,13 @@
 import { accountOf, withAccount } from '../aws/arn.js';
 import type { ActionOnResource } from '../aws/classify/index.js';
 import type { CompiledAwsRule, CompiledPolicySet } from './compile.js';
+import { callerIdentityDefault } from './caller-identity.js';
 import { pathAmbiguity } from './criteria/host-path.js';
 import type { MismatchCode, PairFacts } from './criteria/types.js';
 import type { ApprovalSpec, CredentialsSpec, Effect } from './types.js';
 
 /** Stable reason codes: written to the audit log, shown to the agent and by `policy explain`. */
-export type ReasonCode = 'RULE_ALLOWED' | 'RULE_NEEDS_APPROVAL' | 'RULE_DENIED' | 'NO_RULE_MATCHED' | 'ROLES_DIFFER';
+export type ReasonCode = 'RULE_ALLOWED' | 'RULE_NEEDS_APPROVAL' | 'RULE_DENIED' | 'NO_RULE_MATCHED' | 'ROLES_DIFFER' | 'CALLER_IDENTITY_DEFAULT';
 
 export interface Reason {
   readonly code: ReasonCode;
@@ -128,7 +129,9 @@ export function decide(policy: CompiledPolicySet, request: RequestFacts): Decisi
   const reasons = outcomes.map((o) => o.reason);
   const refusing = reasons.filter((r) => r.code === 'RULE_DENIED' || r.code === 'NO_RULE_MATCHED');
   if (outcomes.length === 0 || refusing.length > 0) {
-    return { effect: 'deny', rules: unique(refusing.flatMap((r) => (r.rule === undefined ? [] : [r.rule]))), reasons, grants: [], approvals: [] };
+    const refused: Decision = { effect: 'deny', rules: unique(refusing.flatMap((r) => (r.rule === undefined ? [] : [r.rule]))), reasons, grants: [], approvals: [] };
+    // sts:GetCallerIdentity that no rule decides: IAM never refuses it (caller-identity.ts).
+    return callerIdentityDefault(policy, request, refused) ?? refused;
   }
   const passing = outcomes.map((o) => o.rule).filter((r): r is CompiledAwsRule => r !== undefined);
   const rules = unique(passing.map((r) => r.spec.name));
