@@ -25,7 +25,7 @@ function scratch(): string {
 }
 
 const COMMANDS = [
-  'serve',
+  'serve', 'demo',
   'agents issue', 'agents revoke', 'agents list',
   'approvals list', 'approvals show', 'approvals approve', 'approvals deny',
   'reviewers list', 'reviewers token',
@@ -282,7 +282,7 @@ describe('countersign CLI', { timeout: 120_000 }, () => {
       expect((await reviewer(['list'])).stdout).toBe('Nothing is waiting for review.\n');
     });
 
-    it('without a token, or against no listener, says what to do', async () => {
+    it('without a token, or against no listener, says what to do', () => {
       const none = countersign(['approvals', 'list'], { COUNTERSIGN_REVIEW_URL: cs.reviewUrl });
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('set COUNTERSIGN_REVIEWER_TOKEN');
