@@ -1,6 +1,7 @@
 import { hasBody } from '../../edge/body.js';
 import { CountersignError } from '../../errors.js';
 import type { Protocol } from '../protocol.js';
+import { caseClash, nameForMessage } from '../query-string.js';
 import { formBodyOf, iamNeeds, readsBody, requestMembers, type RequestParts } from '../routes/iam-actions.js';
 import { findService, matchQueryOperation, matchRestOperation, matchTargetOperation, type ModelProtocol, type RouteOperation, type RouteService } from '../routes/table.js';
 import { ACCESS_POINT_BUCKET, accessPointOf, throughAccessPoint } from './access-point.js';
@@ -34,6 +35,41 @@ function wireProtocol(head: ClassifyHead): 'json' | 'query' | 'rest' {
   return 'rest';
 }
 
+function ambiguous(message: string): CountersignError {
+  return new CountersignError('AmbiguousRequest', message);
+}
+
+const NO_FORM: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Query protocol: every parameter once, in one place. The form body refuses its own repeats
+ * (parseFormBody); here the URL's, and any name in both the URL and the body. countersign reads
+ * the body's value (formParameters) and forwards the whole URL, so `RoleName=public-a` in the
+ * body with `?RoleName=admin` is decided on public-a, and a service that prefers the URL acts on
+ * admin. Identical values are refused too: identical as countersign decodes them is not identical
+ * as AWS may (a URL's `+` stays a plus in SigV4's reading, a form's is a space), and no SDK puts
+ * a parameter in both places. Names that differ only in case count as one (see parseFormBody).
+ */
+function refuseAmbiguousQuery(query: ClassifyHead['query'], form: ReadonlyMap<string, string>): void {
+  let names = 0;
+  for (const name in query) {
+    names++;
+    const value = query[name];
+    if (Array.isArray(value)) throw ambiguous(`The URL gives ${nameForMessage(name)} more than once; send each parameter once.`);
+    const inForm = form.get(name);
+    if (inForm !== undefined) {
+      throw ambiguous(
+        inForm === value
+          ? `${nameForMessage(name)} is given in both the URL and the body; send each parameter once, in the body.`
+          : `${nameForMessage(name)} differs between the URL and the body; send each parameter once, in the body.`,
+      );
+    }
+  }
+  if (names === 0) return;
+  const clash = caseClash(form.size === 0 ? Object.keys(query) : [...Object.keys(query), ...form.keys()]);
+  if (clash !== undefined) throw ambiguous(`${nameForMessage(clash[0])} and ${nameForMessage(clash[1])} may name one parameter; send each parameter once, in the body, spelt as the API documents it.`);
+}
+
 function single(value: string | readonly string[] | undefined, name: string): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
   if (value.length > 1) throw unclassified(`${name} is given more than once`);
@@ -63,13 +99,8 @@ function queryPlan(head: ClassifyHead): ClassificationPlan {
     protocol: 'query',
     buffersBody: true,
     classify(body) {
-      const form = body === undefined ? new Map<string, string>() : formBodyOf(body);
-      for (const name of ['Action', 'Version']) {
-        const inQuery = single(head.query[name], name);
-        const inForm = form.get(name);
-        // One parameter, two values: refuse rather than pick the one AWS might not.
-        if (inQuery !== undefined && inForm !== undefined && inQuery !== inForm) throw unclassified(`${name} differs between the URL and the body`);
-      }
+      const form = body === undefined ? NO_FORM : formBodyOf(body);
+      refuseAmbiguousQuery(head.query, form);
       const action = form.get('Action') ?? single(head.query.Action, 'Action');
       if (action === undefined || action === '') throw unclassified('the query request has no Action');
       const version = form.get('Version') ?? single(head.query.Version, 'Version');
@@ -95,6 +126,10 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
     // A parameter the model does not define may select another operation (S3 adds sub-resources).
     throw unclassified(`query parameter "${(match.unknownQuery[0] ?? '').slice(0, 64)}" is not defined for ${service.id}:${match.operation.name}`);
   }
+  const repeated = repeatedScalarQuery(match.operation, head.query);
+  if (repeated !== undefined) {
+    throw ambiguous(`The URL gives ${nameForMessage(repeated)} more than once and ${service.id}:${match.operation.name} does not take it as a list; send it once.`);
+  }
   // Without x-amz-content-sha256 the signature covers the body's hash, so it must be read to verify.
   const buffersBody = readsBody(match.operation) || (head.headers['x-amz-content-sha256'] === undefined && hasBody(head.headers));
   const protocol = service.protocol;
@@ -107,6 +142,32 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
       return { ...classification, needs: throughAccessPoint(classification.needs, accessPoint), parameters: { ...classification.parameters, Bucket: accessPoint.arn } };
     },
   };
+}
+
+/**
+ * REST: a query parameter given twice that the operation does not take as a list. countersign
+ * would decide on both values (two ARNs, a condition on either, "a,b" for a rule) and the
+ * service acts on one of them. The route table marks a query member as a list where an IAM entry
+ * reads it as one (`Names[]` at `querystring:names`); any other repeat is refused, lists the
+ * table does not mark (UntagResource's tagKeys) included, until it marks them: closed, not open.
+ */
+function repeatedScalarQuery(operation: RouteOperation, query: ClassifyHead['query']): string | undefined {
+  for (const name in query) {
+    if (Array.isArray(query[name]) && !listQueryMembers(operation).has(name)) return name;
+  }
+  return undefined;
+}
+
+const listQuery = new WeakMap<RouteOperation, ReadonlySet<string>>();
+
+/** The query parameters the table reads as lists for an operation, worked out on first need. */
+function listQueryMembers(operation: RouteOperation): ReadonlySet<string> {
+  let lists = listQuery.get(operation);
+  if (lists === undefined) {
+    lists = new Set(Object.entries(operation.members).flatMap(([path, location]) => (path.endsWith('[]') && location.startsWith('querystring:') ? [location.slice('querystring:'.length)] : [])));
+    listQuery.set(operation, lists);
+  }
+  return lists;
 }
 
 function complete(

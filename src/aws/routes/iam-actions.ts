@@ -1,6 +1,9 @@
+import { isUtf8 } from 'node:buffer';
+import { CountersignError } from '../../errors.js';
 import { accountOf, type ResourceRef } from '../arn.js';
 import { partitionOf } from '../endpoints.js';
-import { parseFormBody, type QueryParams } from '../query-string.js';
+import { MAX_NESTING, scanJson, type JsonProblem } from '../json-scan.js';
+import { nameForMessage, parseFormBody, type QueryParams } from '../query-string.js';
 import type { IamEntry, RouteCondition, RouteOperation, RouteService } from './table.js';
 
 /**
@@ -179,6 +182,11 @@ function decodeXmlText(text: string): string | undefined {
   });
 }
 
+/**
+ * The body's one root element, or undefined when it is not XML this reader reads. Nesting past
+ * MAX_NESTING is refused (MalformedRequestBody): the stack is explicit, so nothing overflows,
+ * but no AWS request body goes that deep.
+ */
 export function parseXml(text: string): XmlElement | undefined {
   const root: XmlElement = { name: '#document', children: [], text: '' };
   const stack: XmlElement[] = [root];
@@ -198,6 +206,8 @@ export function parseXml(text: string): XmlElement | undefined {
         if (top.name !== name) return undefined;
         stack.pop();
       } else {
+        // The new element is at depth stack.length (the document is the stack's first entry).
+        if (stack.length > MAX_NESTING) throw new CountersignError('MalformedRequestBody', `The XML body is nested deeper than ${MAX_NESTING} elements; no AWS API takes such a request.`);
         const element: XmlElement = { name, children: [], text: '' };
         top.children.push(element);
         if (m[5] !== '/') stack.push(element);
@@ -251,29 +261,71 @@ export function requestMembers(op: RouteOperation, parts: RequestParts): MemberR
   };
 }
 
-const jsonBodies = new WeakMap<Buffer, { readonly value: unknown }>();
+/** A body read once: its value, or why it has none (malformed), or the refusal it earns. */
+interface ParsedJson {
+  readonly value: unknown;
+  readonly malformed?: string;
+  readonly refusal?: CountersignError;
+}
+
+const jsonBodies = new WeakMap<Buffer, ParsedJson>();
 const formBodies = new WeakMap<Buffer, ReadonlyMap<string, string>>();
 
 /**
- * A JSON body, parsed once per request however many readers ask (classification, rule
- * parameters): `{}` for an empty body, undefined when it is not JSON.
+ * A JSON body, scanned and parsed once per request however many readers ask (classification,
+ * rule parameters): `{}` for an empty body, undefined when it is not JSON (malformedBody says
+ * why). A key given twice in one object, or nesting deeper than MAX_NESTING, is refused
+ * (AmbiguousRequest, MalformedRequestBody) before anything reads it (src/aws/json-scan.ts).
  */
 export function jsonBodyOf(body: Buffer): unknown {
   let parsed = jsonBodies.get(body);
   if (parsed === undefined) {
-    let value: unknown;
-    try {
-      value = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
-    } catch {
-      value = undefined;
-    }
-    parsed = { value };
+    parsed = parseJsonBody(body);
     jsonBodies.set(body, parsed);
   }
+  if (parsed.refusal !== undefined) throw parsed.refusal;
   return parsed.value;
 }
 
-/** A form body (query protocol), parsed once per request; read-only, first value of a repeated name. */
+function parseJsonBody(body: Buffer): ParsedJson {
+  if (body.length === 0) return { value: {} };
+  // Invalid UTF-8 decodes to U+FFFD here and to who knows what upstream.
+  if (!isUtf8(body)) return { value: undefined, malformed: 'is not valid UTF-8' };
+  const text = body.toString('utf8');
+  const problem = scanJson(text);
+  if (problem !== undefined) {
+    if (problem.kind === 'malformed') return { value: undefined, malformed: `is not well-formed JSON (at character ${problem.at})` };
+    return { value: undefined, refusal: jsonRefusal('The JSON body', problem) };
+  }
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return { value: undefined, malformed: 'is not well-formed JSON' }; // scanJson and JSON.parse disagree: never guess
+  }
+}
+
+/** The refusal for a duplicate key or too deep a nesting in a JSON text (`what` names the text). */
+export function jsonRefusal(what: string, problem: Exclude<JsonProblem, { kind: 'malformed' }>): CountersignError {
+  if (problem.kind === 'too-deep') {
+    return new CountersignError('MalformedRequestBody', `${what} is nested deeper than ${MAX_NESTING} levels (at character ${problem.at}); no AWS API takes such a request.`);
+  }
+  return new CountersignError(
+    'AmbiguousRequest',
+    `${what} gives the key ${nameForMessage(problem.key)} twice in one object (at character ${problem.at}); JSON readers differ on which one counts. Send each key once.`,
+  );
+}
+
+/**
+ * The refusal for a body countersign reads members from but cannot read (not JSON, not XML it
+ * reads): what it cannot read, AWS may read another way, and the decision would miss it.
+ */
+export function malformedBody(parts: Pick<RequestParts, 'body' | 'protocol'>): CountersignError {
+  const parsed = parts.body === undefined ? undefined : jsonBodies.get(parts.body);
+  const why = parsed?.malformed ?? (parts.protocol === 'rest-xml' ? 'is not XML countersign reads (elements, text, CDATA and the predefined entities; no DTD)' : 'cannot be read');
+  return new CountersignError('MalformedRequestBody', `The request body ${why}.`);
+}
+
+/** A form body (query protocol), parsed once per request; read-only. A repeated name is refused (parseFormBody). */
 export function formBodyOf(body: Buffer): ReadonlyMap<string, string> {
   let parsed = formBodies.get(body);
   if (parsed === undefined) {
@@ -283,7 +335,11 @@ export function formBodyOf(body: Buffer): ReadonlyMap<string, string> {
   return parsed;
 }
 
-/** A query-protocol request's parameters: the form body's, then those only in the URL (first value of a repeated one). */
+/**
+ * A query-protocol request's parameters: the form body's, then the URL's. The classifier has
+ * refused a name in both, or repeated (refuseAmbiguousQuery in src/aws/classify/routed.ts), so
+ * the merge picks nothing; `[0]` only types a value that is never a list by then.
+ */
 export function formParameters(parts: Pick<RequestParts, 'body' | 'query'>): ReadonlyMap<string, string> {
   const params = parts.body === undefined ? new Map<string, string>() : formBodyOf(parts.body);
   const extra = Object.keys(parts.query).filter((key) => !params.has(key));
@@ -291,6 +347,20 @@ export function formParameters(parts: Pick<RequestParts, 'body' | 'query'>): Rea
   const merged = new Map(params);
   for (const key of extra) merged.set(key, asList(parts.query[key])[0] ?? '');
   return merged;
+}
+
+/**
+ * A queue named by both the request path and a QueueUrl parameter must be the same queue: which
+ * one SQS acts on is not documented, so two are refused rather than decided on the parameter's.
+ */
+function refuseOtherQueue(values: readonly string[], path: string): void {
+  const trim = (p: string): string => (p.endsWith('/') ? p.slice(0, -1) : p);
+  for (const value of values) {
+    const named = /^https?:\/\/[^/?#]+(\/[^?#]*)$/.exec(value)?.[1];
+    if (named === undefined || trim(named) !== trim(path)) {
+      throw new CountersignError('AmbiguousRequest', 'The request path names one SQS queue and QueueUrl names another; name one queue, by QueueUrl.');
+    }
+  }
 }
 
 /** Values at a table location ("uri:Bucket", "querystring:versionId", "body:A.B[]", "xml:Object[].Key"). */
@@ -319,8 +389,9 @@ export function locationReader(parts: RequestParts): (location: string) => reado
           if (/\[[?!]/.test(wire)) return undefined;
           const values = formValues(readForm(), wire);
           // SQS query requests may name the queue by the request URL instead of QueueUrl.
-          if (values.length === 0 && wire === 'QueueUrl' && parts.host !== undefined && parts.path !== undefined && /^\/\d{12}\/[A-Za-z0-9_.-]+\/?$/.test(parts.path)) {
-            return [`https://${parts.host}${parts.path}`];
+          if (wire === 'QueueUrl' && parts.host !== undefined && parts.path !== undefined && /^\/\d{12}\/[A-Za-z0-9_.-]+\/?$/.test(parts.path)) {
+            if (values.length === 0) return [`https://${parts.host}${parts.path}`];
+            refuseOtherQueue(values, parts.path);
           }
           return values;
         }
