@@ -8,6 +8,6 @@ import { basename, isAbsolute, relative } from 'node:path';
 export function cliInvocation(script: string = process.argv[1] ?? '', cwd: string = process.cwd()): string {
   if (basename(script) === 'countersign') return 'countersign';
   const inside = relative(cwd, script);
-  const path = inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? inside : script;
+  const path = cwd !== '/' && inside !== '' && !inside.startsWith('..') && !isAbsolute(inside) ? inside : script;
   return `node ${/[^\w./@+-]/.test(path) ? `'${path.replace(/'/g, `'\\''`)}'` : path}`;
 }
