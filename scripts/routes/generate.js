@@ -596,11 +596,14 @@ function buildService(entry, overlay, iam, overrides, problems) {
       const requiredQuery = [];
       const requiredHeaders = [];
       const query = [];
+      const listQuery = [];
       for (const [memberName, raw] of Object.entries(inputMembers)) {
         const member = resolveMember(model, raw);
         if (member.location === 'querystring') {
           const wire = member.locationName ?? memberName;
           query.push(wire);
+          // A list member may repeat in the URL (tagKeys=a&tagKeys=b); any other repeat is refused.
+          if (typeOf(member) === 'list') listQuery.push(wire);
           if (input.required?.includes(memberName)) requiredQuery.push(wire);
         } else if (member.location === 'header' && input.required?.includes(memberName)) {
           requiredHeaders.push((member.locationName ?? memberName).toLowerCase());
@@ -610,6 +613,7 @@ function buildService(entry, overlay, iam, overrides, problems) {
       if (requiredQuery.length > 0) o.rq = requiredQuery.sort();
       if (requiredHeaders.length > 0) o.rh = requiredHeaders.sort();
       if (query.length > 0) o.q = [...new Set(query)].sort();
+      if (listQuery.length > 0) o.ql = [...new Set(listQuery)].sort();
     }
     if (op.authtype === 'none') o.auth = 'none';
     const host = overlay.services[id]?.operationHosts?.[name];

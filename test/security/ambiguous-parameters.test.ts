@@ -124,6 +124,14 @@ describe('REST: a repeated query parameter only where the model takes a list', (
   });
 });
 
+describe('REST: list members the model declares may repeat', () => {
+  it('accepts UntagResource with two tagKeys (a list in the model, read by no IAM entry)', () => {
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:f';
+    const untag = (query: string) => rest('lambda', 'lambda.us-east-1.amazonaws.com', 'DELETE', `/2017-03-31/tags/${encodeURIComponent(arn)}?${query}`);
+    expect(pairs(run(untag('tagKeys=a&tagKeys=b')))).toEqual([`lambda:UntagResource ${arn}`]);
+  });
+});
+
 describe('JSON: one key once per object, no deeper than AWS goes', () => {
   it('refuses duplicate JSON keys, also when escaped', () => {
     expect(refusal(dynamodb('GetItem', '{"TableName":"public","TableName":"admin","Key":{}}'))).toBe(

@@ -147,9 +147,9 @@ function restPlan(head: ClassifyHead): ClassificationPlan {
 /**
  * REST: a query parameter given twice that the operation does not take as a list. countersign
  * would decide on both values (two ARNs, a condition on either, "a,b" for a rule) and the
- * service acts on one of them. The route table marks a query member as a list where an IAM entry
- * reads it as one (`Names[]` at `querystring:names`); any other repeat is refused, lists the
- * table does not mark (UntagResource's tagKeys) included, until it marks them: closed, not open.
+ * service acts on one of them. The route table lists the model's list-typed query members
+ * (UntagResource's tagKeys) and those an IAM entry reads as one (`Names[]` at
+ * `querystring:names`); any other repeat is refused.
  */
 function repeatedScalarQuery(operation: RouteOperation, query: ClassifyHead['query']): string | undefined {
   for (const name in query) {
@@ -164,7 +164,7 @@ const listQuery = new WeakMap<RouteOperation, ReadonlySet<string>>();
 function listQueryMembers(operation: RouteOperation): ReadonlySet<string> {
   let lists = listQuery.get(operation);
   if (lists === undefined) {
-    lists = new Set(Object.entries(operation.members).flatMap(([path, location]) => (path.endsWith('[]') && location.startsWith('querystring:') ? [location.slice('querystring:'.length)] : [])));
+    lists = new Set([...operation.listQueryMembers, ...Object.entries(operation.members).flatMap(([path, location]) => (path.endsWith('[]') && location.startsWith('querystring:') ? [location.slice('querystring:'.length)] : []))]);
     listQuery.set(operation, lists);
   }
   return lists;

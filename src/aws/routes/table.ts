@@ -57,6 +57,8 @@ interface RawOperation {
   readonly rq?: readonly string[];
   readonly rh?: readonly string[];
   readonly q?: readonly string[];
+  /** List-typed query members (wire names). */
+  readonly ql?: readonly string[];
   readonly auth?: 'none';
   readonly h?: string;
   readonly in?: Readonly<Record<string, string>>;
@@ -98,6 +100,8 @@ export interface RouteOperation {
   readonly requiredHeaders: readonly string[];
   /** Every query-string member (wire names); "*" when a map member takes any parameter. */
   readonly queryMembers: readonly string[];
+  /** The query-string members that are lists (wire names): the only ones that may repeat. */
+  readonly listQueryMembers: readonly string[];
   /** The model says the operation is not signed (authtype none). */
   readonly unsigned: boolean;
   /** Served only on hosts with a label starting with this (S3 Express: "s3express"). */
@@ -149,6 +153,7 @@ function operationOf(name: string, raw: RawOperation): RouteOperation {
     requiredQuery: raw.rq ?? EMPTY,
     requiredHeaders: raw.rh ?? EMPTY,
     queryMembers: raw.q ?? EMPTY,
+    listQueryMembers: raw.ql ?? EMPTY,
     unsigned: raw.auth === 'none',
     hostLabelPrefix: raw.h,
     members: raw.in ?? {},
