@@ -124,6 +124,15 @@ describe('REST: a repeated query parameter only where the model takes a list', (
   });
 });
 
+describe('two protocols in one request', () => {
+  it('refuses an SQS request dressed as JSON (X-Amz-Target ListQueues) and as query (a form body or URL Action DeleteQueue)', () => {
+    const sqs = (headers: ClassifyInput['headers'], target: string, body: string) => rest('sqs', 'sqs.us-east-1.amazonaws.com', 'POST', target, { 'x-amz-target': 'AmazonSQS.ListQueues', ...headers }, body);
+    expect(refusal(sqs({ 'content-type': 'application/x-www-form-urlencoded' }, '/', 'Action=DeleteQueue&QueueUrl=https://sqs.us-east-1.amazonaws.com/123456789012/q'))).toMatch(/^AmbiguousRequest: The request carries X-Amz-Target/);
+    expect(refusal(sqs({ 'content-type': 'application/x-amz-json-1.0' }, '/?Action=DeleteQueue&QueueUrl=https://sqs.us-east-1.amazonaws.com/123456789012/q', '{}'))).toMatch(/^AmbiguousRequest: The request carries X-Amz-Target/);
+    expect(pairs(run(sqs({ 'content-type': 'application/x-amz-json-1.0' }, '/', '{}')))).toEqual(['sqs:ListQueues *']);
+  });
+});
+
 describe('REST: list members the model declares may repeat', () => {
   it('accepts UntagResource with two tagKeys (a list in the model, read by no IAM entry)', () => {
     const arn = 'arn:aws:lambda:us-east-1:123456789012:function:f';

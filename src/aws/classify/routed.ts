@@ -84,6 +84,12 @@ export function planRouted(head: ClassifyHead): ClassificationPlan {
 }
 
 function jsonPlan(head: ClassifyHead): ClassificationPlan {
+  // SQS and CloudWatch take JSON and query alike: a request dressed as both (a target with a form
+  // body, or an Action in the URL) would be decided as JSON and might be read as query.
+  const contentType = head.headers['content-type'];
+  if ((typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/x-www-form-urlencoded')) || head.query.Action !== undefined) {
+    throw ambiguous('The request carries X-Amz-Target (JSON protocol) and a form body or an Action in the URL (query protocol); send one protocol\'s request, as an SDK does.');
+  }
   const target = single(head.headers['x-amz-target'], 'X-Amz-Target') ?? '';
   const dot = target.lastIndexOf('.');
   const service = findService(head.service, { host: head.host, targetPrefix: dot === -1 ? target : target.slice(0, dot) });
