@@ -1,3 +1,5 @@
+import { isS3ApiHost } from './endpoint-data.js';
+
 /**
  * Where AWS lives: recognising AWS hosts, reading the bucket out of virtual-hosted S3 names,
  * and the public endpoint for a (service, region) pair for endpoint-mode requests.
@@ -37,23 +39,33 @@ export function endpointHost(endpointPrefix: string, region: string): string {
   return `${endpointPrefix}.${region}.${dnsSuffix(region)}`;
 }
 
-// BUCKET.s3.amazonaws.com, BUCKET.s3.REGION.amazonaws.com, BUCKET.s3-REGION.amazonaws.com,
-// BUCKET.s3.dualstack.REGION.amazonaws.com (S3 User Guide, "Virtual hosting of buckets").
-// The bucket is everything before the last ".s3" label, so bucket names with dots work.
-const VIRTUAL_HOSTED_S3 =
-  /^(?<bucket>[a-z0-9][a-z0-9.-]*)\.s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$/;
-const S3_SERVICE_HOST = /^s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$/;
+/** What S3 accepts as a bucket label sequence in a host (lower-case letters, digits, dots, hyphens). */
+const BUCKET = /^[a-z0-9][a-z0-9.-]*$/;
 
-/** S3's own API hosts (path-style or virtual-hosted); not S3 Control, access points or Outposts. */
+/**
+ * S3's own API hosts, path-style or virtual-hosted (`BUCKET.` before one of them): the hosts
+ * AWS's endpoint data gives the S3 API (endpoint-data.ts): `s3.amazonaws.com`,
+ * `s3.REGION.amazonaws.com`, `s3-fips.REGION`, `s3.dualstack.REGION`, `s3-fips.dualstack.REGION`,
+ * `s3-external-1`, the legacy `s3-REGION`, `s3-accelerate[.dualstack]` (S3 User Guide, "Virtual
+ * hosting of buckets"). Not S3 Control, access points, Object Lambda, Outposts or Express.
+ */
 export function isS3Host(host: string): boolean {
-  if (/\.?s3-(?:control|accesspoint|outposts|object-lambda)[.-]/.test(host)) return false;
-  return S3_SERVICE_HOST.test(host) || virtualHostedBucket(host) !== undefined;
+  return isS3ApiHost(host) || virtualHostedBucket(host) !== undefined;
 }
 
-/** The bucket named by a virtual-hosted S3 host, or undefined for path-style hosts. */
+/**
+ * The bucket named by a virtual-hosted S3 host, or undefined for path-style and other hosts.
+ * The bucket is everything before the shortest S3 API host the name ends in, so bucket names
+ * with dots (and labels that look like regions) work: `my.bucket.s3.us-east-1.amazonaws.com`.
+ */
 export function virtualHostedBucket(host: string): string | undefined {
-  if (S3_SERVICE_HOST.test(host)) return undefined;
-  return VIRTUAL_HOSTED_S3.exec(host)?.groups?.bucket;
+  if (isS3ApiHost(host)) return undefined;
+  for (let dot = host.lastIndexOf('.'); dot > 0; dot = host.lastIndexOf('.', dot - 1)) {
+    if (!isS3ApiHost(host.slice(dot + 1))) continue;
+    const bucket = host.slice(0, dot);
+    return BUCKET.test(bucket) ? bucket : undefined;
+  }
+  return undefined;
 }
 
 /** Splits `host[:port]`, accepting bracketed IPv6 literals. */
