@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { AgentRegistry, loadOrCreateServerKey } from '../identity/registry.js';
-import { loadPolicyDir } from '../policy/load.js';
+import { loadPolicyDir, PolicyLoadError } from '../policy/load.js';
 import { command, type CommandGroup } from './args.js';
 import { table } from './format.js';
 
@@ -15,7 +15,13 @@ const DATA_DIR_NOTE = 'Reads and writes the registry in COUNTERSIGN_DATA_DIR (de
  * the agent's owners, who may never review its requests, and the groups its rules refer to.
  */
 function undeclared(config: Config, name: string): string | undefined {
-  const agents = loadPolicyDir(config.policyDir).directory.agents.map((a) => a.name);
+  let agents: string[];
+  try {
+    agents = loadPolicyDir(config.policyDir).directory.agents.map((a) => a.name);
+  } catch (error) {
+    if (!(error instanceof PolicyLoadError)) throw error;
+    return `countersign: cannot read the Directory to check agent "${name}":\n${error.message}\nSet COUNTERSIGN_POLICY_DIR to the policies the proxy runs with, or run again with --force.`;
+  }
   if (agents.includes(name)) return undefined;
   const declared = agents.length === 0 ? 'it declares no agents' : `it declares ${[...agents].sort().join(', ')}`;
   return [

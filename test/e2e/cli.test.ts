@@ -120,6 +120,9 @@ describe('countersign CLI', { timeout: 120_000 }, () => {
       const key = JSON.parse(forced.stdout) as { agent: string; secretAccessKey: string };
       registerSecret(key.secretAccessKey);
       expect(key.agent).toBe('reprot-bot');
+      const nowhere = countersign(['agents', 'issue', 'report-bot'], { COUNTERSIGN_DATA_DIR: dataDir(), COUNTERSIGN_POLICY_DIR: path.join(scratch(), 'none') });
+      expect(nowhere.code).toBe(1);
+      expect(nowhere.stderr).toMatch(/cannot read the Directory to check agent "report-bot":\n.*policy directory not found.*\nSet COUNTERSIGN_POLICY_DIR .* or run again with --force\.\n$/);
     });
 
     it('agents issue of a declared agent prints export lines; agents list has a header and aligned columns, --json for scripts', () => {
