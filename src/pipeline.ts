@@ -28,8 +28,8 @@ import { decidedEvent, elapsedMs, recordClassification, recordDecision, type Req
 import type { Logger } from './audit/logger.js';
 import type { MintRequest, MintResult } from './broker/minter.js';
 import { sessionPolicy } from './broker/session-policy.js';
-import { hasBody, readBody } from './edge/body.js';
-import { acceptBody, type InboundRequest } from './edge/inbound.js';
+import { hasBody, readBody } from './http/body.js';
+import { acceptBody, type InboundRequest } from './http/inbound.js';
 import { CountersignError, isCountersignError } from './errors.js';
 import { forwardableRequestHeaders, forwardableResponseHead, methodOverrideHeader, signedHeaderValues } from './forward/headers.js';
 import { chooseTarget, type UpstreamTarget } from './forward/target.js';

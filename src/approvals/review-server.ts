@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { BlockList, isIP } from 'node:net';
 import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
-import { readBody } from '../edge/body.js';
+import { readBody } from '../http/body.js';
 import { isCountersignError } from '../errors.js';
 import type { ReviewerSpec } from '../policy/types.js';
 import type { ReviewTokens } from './links.js';

@@ -4,7 +4,7 @@ import type { AuditEmitter } from '../audit/emitter.js';
 import type { Logger } from '../audit/logger.js';
 import type { Classification } from '../aws/classify/index.js';
 import { sha256Hex } from '../aws/sigv4.js';
-import { hasBody, readBody } from '../edge/body.js';
+import { hasBody, readBody } from '../http/body.js';
 import { CountersignError } from '../errors.js';
 import type { Decision } from '../policy/evaluate.js';
 import type { DirectorySpec, ReviewerSpec } from '../policy/types.js';

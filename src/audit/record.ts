@@ -1,6 +1,6 @@
 import type { Classification } from '../aws/classify/index.js';
 import type { Decision } from '../policy/evaluate.js';
-import type { EntryMode } from '../forward/target.js';
+import type { EntryMode } from '../http/inbound.js';
 
 /**
  * The audit record of one request: who asked, what, which rule, what happened. It is built

@@ -25,7 +25,7 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { createHash, createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { SigV4Authorization, SignableRequest } from './sigv4.js';
+import type { SigV4Authorization, SignableRequest } from './sigv4-types.js';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

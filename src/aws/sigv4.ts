@@ -2,35 +2,11 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import type { HttpRequest } from '@smithy/types';
 import { CountersignError } from '../errors.js';
 import { NodeSha256 } from './smithy-sha256.js';
+import type { Credentials, SigV4Authorization, SignableRequest } from './sigv4-types.js';
 import { verifySignature } from './sigv4-verify.js';
 
 /** What an `Authorization: AWS4-HMAC-SHA256 ...` header says. */
-export interface SigV4Authorization {
-  readonly accessKeyId: string;
-  readonly date: string; // YYYYMMDD from the credential scope
-  readonly region: string;
-  readonly service: string;
-  readonly signedHeaders: readonly string[];
-  readonly signature: string;
-  /** Set for a presigned URL (query-string auth): its X-Amz-Date and lifetime. */
-  readonly presigned?: { readonly longDate: string; readonly expiresSeconds: number };
-}
-
-export interface Credentials {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly sessionToken?: string;
-}
-
-/** A request as SigV4 sees it: the raw wire path, the decoded query, and header values. */
-export interface SignableRequest {
-  readonly method: string;
-  readonly host: string;
-  readonly rawPath: string;
-  readonly query: Readonly<Record<string, string | string[]>>;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body?: Buffer;
-}
+export type { Credentials, SigV4Authorization, SignableRequest } from './sigv4-types.js';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const SCOPE_TERMINATOR = 'aws4_request';

@@ -6,8 +6,8 @@ import { ERROR_CATALOGUE } from '../errors.js';
 import { forwardableResponseHead, methodOverrideHeader, passThroughRequestHeaders } from '../forward/headers.js';
 import type { PipelineDeps } from '../pipeline.js';
 import { decideHostRequest } from '../policy/evaluate.js';
-import { hasBody } from './body.js';
-import { acceptBody, splitTarget } from './inbound.js';
+import { hasBody } from '../http/body.js';
+import { acceptBody, splitTarget } from '../http/inbound.js';
 
 export interface HostTarget {
   readonly scheme: 'http' | 'https';

@@ -1,3 +1,4 @@
+import type { EntryMode } from '../http/inbound.js';
 import { accessPointHost, accessPointOf, type AccessPoint } from '../aws/classify/access-point.js';
 import { endpointHost, isS3Host, virtualHostedBucket } from '../aws/endpoints.js';
 import { CountersignError } from '../errors.js';
@@ -9,8 +10,6 @@ export interface UpstreamTarget {
   readonly rawPath: string;
 }
 
-/** How a request reached countersign; 'host' is a non-AWS host passed on by host rules. */
-export type EntryMode = 'intercept' | 'absolute' | 'endpoint' | 'host';
 
 export interface TargetInput {
   readonly mode: EntryMode;

@@ -8,7 +8,8 @@ import { accessPointOf } from '../../src/aws/classify/access-point.js';
 import { planClassification } from '../../src/aws/classify/index.js';
 import { virtualHostedBucket } from '../../src/aws/endpoints.js';
 import { routeTable } from '../../src/aws/routes/table.js';
-import { chooseTarget, type EntryMode, type TargetInput, type UpstreamTarget } from '../../src/forward/target.js';
+import { chooseTarget, type TargetInput, type UpstreamTarget } from '../../src/forward/target.js';
+import type { EntryMode } from '../../src/http/inbound.js';
 import { refusal } from '../support/refusal.js';
 
 const NONE = new Map<string, URL>();

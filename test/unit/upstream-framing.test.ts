@@ -8,7 +8,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasBody, readBody } from '../../src/edge/body.js';
+import { hasBody, readBody } from '../../src/http/body.js';
 import { forwardableRequestHeaders, forwardableResponseHead } from '../../src/forward/headers.js';
 import { sentContentLength, UpstreamClient } from '../../src/forward/upstream.js';
 

@@ -1,4 +1,4 @@
-import { hasBody } from '../../edge/body.js';
+import { hasBody } from '../../http/body.js';
 import { CountersignError } from '../../errors.js';
 import type { Protocol } from '../protocol.js';
 import { caseClash, nameForMessage } from '../query-string.js';

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EntryMode } from '../forward/target.js';
+
+/** How a request reached countersign; 'host' is a non-AWS host passed on by host rules. */
+export type EntryMode = 'intercept' | 'absolute' | 'endpoint' | 'host';
 
 /** A request as it reached countersign, before anything is decided about it. */
 export interface InboundRequest {
