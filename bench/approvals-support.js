@@ -188,7 +188,7 @@ export function processMemory(pid) {
   }
 }
 
-const TICKS = (() => {
+export const TICKS = (() => {
   try {
     return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
   } catch {
@@ -348,9 +348,9 @@ export function countersignEnv(dirs, extra) {
   };
 }
 
-/** `countersign CLI ARGS` against `dirs` (agents issue, reviewers token). */
-export function cli(dirs, args, extraEnv = {}) {
-  return execFileSync(process.execPath, [CLI, ...args], { env: countersignEnv(dirs, extraEnv), encoding: 'utf8' });
+/** `countersign CLI ARGS` against `dirs` (agents issue, reviewers token); `cliPath` picks the build (default: this checkout's dist/). */
+export function cli(dirs, args, extraEnv = {}, cliPath = CLI) {
+  return execFileSync(process.execPath, [cliPath, ...args], { env: countersignEnv(dirs, extraEnv), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /**

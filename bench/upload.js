@@ -13,8 +13,9 @@
 // timed upload through it (CONNECT, countersign's CA). Exit code 1 when an upload fails or the
 // stand-in did not receive every byte; budgets are reported, not asserted.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   BENCH,
   benchHome,
@@ -51,6 +52,8 @@ const BUDGET = { memoryMiB: 64, throughput: 0.8 };
 const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'bench-direct-client-secret' };
 const PIN = canPin();
 const CPU = PIN ? { countersign: '1', client: '0' } : {};
+/** BENCH_GC=0: countersign runs without bench/gc-monitor.js (its GC columns show "-"). */
+const GC = env.BENCH_GC !== '0';
 
 cleanUpOnExit();
 
@@ -71,7 +74,9 @@ async function checkedUpload(upstream, config, viaCountersign) {
   const before = await upstream.stats();
   const load = foreignLoad();
   const sinkCpu = cpuSeconds(upstream.child.pid);
+  const window = { startMs: Date.now() };
   const result = await upload(config);
+  window.endMs = Date.now();
   const sinkCpuSeconds = cpuSeconds(upstream.child.pid) - sinkCpu;
   const others = load();
   const after = await upstream.stats();
@@ -80,7 +85,15 @@ async function checkedUpload(upstream, config, viaCountersign) {
     throw new Error(`the stand-in received ${after.uploads - before.uploads} uploads, ${received} bytes; the client sent ${result.contentLength}`);
   }
   if (viaCountersign && after.withSessionToken - before.withSessionToken !== 1) throw new Error('the upload reached the stand-in without an STS session token');
-  return { ...result, sinkCpuSeconds, others, mibps: config.bytes / MiB / result.seconds };
+  return { ...result, sinkCpuSeconds, others, window, mibps: config.bytes / MiB / result.seconds };
+}
+
+/** GCs countersign recorded (bench/gc-monitor.js) inside `window`: { count, major, pauseMs }, or undefined. */
+function gcIn(file, { startMs, endMs }) {
+  if (file === undefined || !existsSync(file)) return undefined;
+  const events = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' ')).map(([at, ms, kind]) => ({ at: Number(at), ms: Number(ms), kind }));
+  const inside = events.filter((e) => e.at >= startMs && e.at <= endMs);
+  return { count: inside.length, major: inside.filter((e) => e.kind === 'major').length, pauseMs: inside.reduce((sum, e) => sum + e.ms, 0) };
 }
 
 /** Samples `pid`'s VmRSS every 100 ms; stop() -> the largest sample in MiB. */
@@ -107,6 +120,7 @@ function resetPeak(pid) {
 }
 
 async function runMode(mode, { dirs, moto, upstream, agent }) {
+  const gcFile = GC ? path.join(dirs.root, `gc-${mode}.log`) : undefined;
   const cs = await startCountersign(
     dirs,
     {
@@ -114,9 +128,14 @@ async function runMode(mode, { dirs, moto, upstream, agent }) {
       AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
       COUNTERSIGN_UPSTREAM_OVERRIDES: `s3=https://127.0.0.1:${upstream.httpsPort},sts=${moto.endpoint}`,
       COUNTERSIGN_UPSTREAM_CA_FILE: upstream.caFile,
+      ...(gcFile !== undefined && { BENCH_GC_FILE: gcFile }),
     },
     // BENCH_UPLOAD_CS_NODE_ARGS: extra node flags for countersign, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-    { cpu: CPU.countersign, nodeArgs: (env.BENCH_UPLOAD_CS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') },
+    // bench/gc-monitor.js records its GCs (no src/ change).
+    {
+      cpu: CPU.countersign,
+      nodeArgs: [...(GC ? ['--import', pathToFileURL(path.join(BENCH, 'gc-monitor.js')).href] : []), ...(env.BENCH_UPLOAD_CS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')],
+    },
   );
   try {
     const direct = { url: `https://127.0.0.1:${upstream.httpsPort}/bench/upload.bin`, caFile: upstream.caFile, key: DIRECT_KEY, mode, bytes: BYTES };
@@ -142,7 +161,9 @@ async function runMode(mode, { dirs, moto, upstream, agent }) {
     const sampledPeak = sampled();
     const peakMiB = hwmReset ? Math.max(sampledPeak, cs.memory().peakMiB) : sampledPeak;
     const fastest = (list) => list.reduce((a, b) => (b.mibps > a.mibps ? b : a));
-    return { mode, direct: fastest(runs.direct), through: fastest(runs.through), idleMiB, peakMiB, hwmReset };
+    const fastestThrough = fastest(runs.through);
+    await cs.stop(); // flushes its GC records
+    return { mode, direct: fastest(runs.direct), through: { ...fastestThrough, gc: gcIn(gcFile, fastestThrough.window) }, idleMiB, peakMiB, hwmReset };
   } catch (error) {
     throw new Error(`${error.message}\n    countersign output:\n${cs.output().trim().split('\n').slice(-10).join('\n')}`);
   } finally {
@@ -162,9 +183,11 @@ function report(results) {
     fmt(r.peakMiB - r.idleMiB, 1),
     `${perGiB(r.direct.cpuSeconds)} + ${perGiB(r.direct.sinkCpuSeconds)}`,
     `${perGiB(r.through.csCpuSeconds)}`,
+    r.through.gc === undefined ? '-' : `${fmt(r.through.gc.count / (BYTES / GiB), 0)} (${fmt(r.through.gc.major / (BYTES / GiB), 0)})`,
+    r.through.gc === undefined ? '-' : fmt(r.through.gc.pauseMs / (BYTES / GiB), 0),
     `${fmt(r.direct.others, 1)} / ${fmt(r.through.others, 1)}`,
   ]);
-  const header = ['payload mode', 'direct MiB/s', 'countersign MiB/s', 'ratio', 'cs RSS idle -> peak MiB', 'delta MiB', 'CPU s/GiB client + stand-in', 'CPU s/GiB countersign', 'other load (cores)'];
+  const header = ['payload mode', 'direct MiB/s', 'countersign MiB/s', 'ratio', 'cs RSS idle -> peak MiB', 'delta MiB', 'CPU s/GiB client + stand-in', 'CPU s/GiB countersign', 'cs GCs/GiB (major)', 'cs GC pause ms/GiB', 'other load (cores)'];
   console.log(table(rows, header));
   const verdicts = [];
   for (const r of results) {

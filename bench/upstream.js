@@ -1,19 +1,23 @@
-// The benchmark's S3 stand-in: a tiny, fast origin serving `GET /BUCKET/KEY` with a fixed
-// 1 KiB body, and taking `PUT /BUCKET/KEY` uploads (the body is read, counted and dropped; the
-// answer is 200 with an ETag), over HTTPS (certificate from its own throwaway CA) and plain
-// HTTP. It refuses (403) a request without an Authorization header, or one still carrying the
-// agent's access key id (proving countersign re-signed it), and counts what it served.
+// The benchmark's S3 and DynamoDB stand-in: a tiny, fast origin serving `GET /BUCKET/KEY` with a
+// fixed 1 KiB body, taking `PUT /BUCKET/KEY` uploads (the body is read, counted and dropped; the
+// answer is 200 with an ETag), and answering DynamoDB's `GetItem` (`POST /` with
+// `X-Amz-Target: DynamoDB_20120810.GetItem`: the JSON body is read and parsed, the answer is a
+// fixed item), over HTTPS (certificate from its own throwaway CA) and plain HTTP. It refuses
+// (403) a request without an Authorization header, or one still carrying an agent's access key
+// id (proving the proxy re-signed it), and counts what it served.
 //
-// Started by bench/run.js and bench/upload.js as its own process. Input: env BENCH_AGENT_KEY_ID,
-// BENCH_CERT_FILE, BENCH_KEY_FILE. Output: one JSON line on stdout, {"httpsPort", "httpPort"}.
-// `GET /__stats` on the HTTP port answers the counters as JSON (not counted).
+// Started by bench/run.js and bench/upload.js as its own process. Input: env BENCH_AGENT_KEY_ID
+// (comma-separated when several agents' keys must not pass), BENCH_CERT_FILE, BENCH_KEY_FILE.
+// Output: one JSON line on stdout, {"httpsPort", "httpPort"}. `GET /__stats` on the HTTP port
+// answers the counters as JSON (not counted; `connections` counts every TCP connection accepted,
+// the stats fetches too).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { DYNAMODB, S3_OBJECT as BODY } from './workloads.js';
 
-const BODY = Buffer.alloc(1024, 'countersign-bench/');
-const agentKeyId = process.env.BENCH_AGENT_KEY_ID ?? '';
-const stats = { served: 0, withSessionToken: 0, rejectedNoAuth: 0, rejectedAgentKey: 0, notFound: 0, uploads: 0, uploadedBytes: 0 };
+const agentKeyIds = (process.env.BENCH_AGENT_KEY_ID ?? '').split(',').filter((id) => id !== '');
+const stats = { connections: 0, served: 0, withSessionToken: 0, withRewrittenHeader: 0, rejectedNoAuth: 0, rejectedAgentKey: 0, notFound: 0, uploads: 0, uploadedBytes: 0 };
 
 function handle(req, res) {
   if (req.url === '/__stats') {
@@ -26,18 +30,18 @@ function handle(req, res) {
     stats.rejectedNoAuth++;
     return refuse(res, 403, 'MissingAuthorization');
   }
-  if (agentKeyId !== '' && auth.includes(agentKeyId)) {
+  if (agentKeyIds.some((id) => auth.includes(id))) {
     stats.rejectedAgentKey++;
     return refuse(res, 403, 'AgentKeyReachedUpstream');
   }
+  if (req.method === 'POST' && req.url === '/' && req.headers['x-amz-target'] === DYNAMODB.target) return getItem(req, res);
   const objectPath = /^\/[a-z0-9.-]+\/./.test(req.url ?? '');
   if (req.method === 'PUT' && objectPath) return upload(req, res);
   if (req.method !== 'GET' || !objectPath) {
     stats.notFound++;
     return refuse(res, 404, 'NoSuchKey');
   }
-  stats.served++;
-  if (req.headers['x-amz-security-token'] !== undefined) stats.withSessionToken++;
+  count(req);
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
     'content-length': BODY.length,
@@ -48,15 +52,44 @@ function handle(req, res) {
   res.end(BODY);
 }
 
+/** One request served: its session token and the mitmdump addon's header counted. */
+function count(req) {
+  stats.served++;
+  if (req.headers['x-amz-security-token'] !== undefined) stats.withSessionToken++;
+  if (req.headers['x-bench-rewritten'] !== undefined) stats.withRewrittenHeader++;
+}
+
+/** DynamoDB GetItem: the body is read and must name a table and a key; the answer is the fixed item. */
+function getItem(req, res) {
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    let input;
+    try {
+      input = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      input = undefined;
+    }
+    if (typeof input?.TableName !== 'string' || typeof input.Key !== 'object') {
+      stats.notFound++;
+      res.writeHead(400, { 'content-type': DYNAMODB.contentType });
+      res.end('{"__type":"com.amazon.coral.validate#ValidationException"}');
+      return;
+    }
+    count(req);
+    res.writeHead(200, { 'content-type': DYNAMODB.contentType, 'content-length': DYNAMODB.item.length, 'x-amzn-requestid': 'BENCH' });
+    res.end(DYNAMODB.item);
+  });
+}
+
 /** PUT: reads the body to its end, counting the bytes; the upload counts once it is whole. */
 function upload(req, res) {
   let bytes = 0;
   req.on('data', (chunk) => (bytes += chunk.length));
   req.on('end', () => {
-    stats.served++;
+    count(req);
     stats.uploads++;
     stats.uploadedBytes += bytes;
-    if (req.headers['x-amz-security-token'] !== undefined) stats.withSessionToken++;
     res.writeHead(200, { etag: '"bench-upload"', 'content-length': 0, 'x-amz-request-id': 'BENCH' });
     res.end();
   });
@@ -74,6 +107,7 @@ const httpsServer = https.createServer(
   handle,
 );
 const httpServer = http.createServer(serverOptions, handle);
+for (const server of [httpsServer, httpServer]) server.on('connection', () => stats.connections++);
 
 const listen = (server) => new Promise((resolve, reject) => {
   server.once('error', reject);
