@@ -1,37 +1,42 @@
-// `npm run bench`: countersign's throughput and latency against its baselines, in one run, on
-// this machine. See bench/README.md for what each scenario measures and how to read the ratios.
+// `npm run bench`: countersign's throughput, latency, CPU and GC against its contenders and
+// against a baseline build of itself, in one run, on this machine. See bench/README.md for what
+// each scenario measures and how to read the ratios.
 //
 // Processes: this orchestrator; moto_server (STS only, idle after the first AssumeRole); the
-// bench upstream (bench/upstream.js); the proxy under test (countersign, mitmdump, http-proxy or
-// none); the load generator (bench/load.js), one per scenario. With taskset and 2+ cores the
+// bench upstream (bench/upstream.js: S3 GetObject and DynamoDB GetItem); the proxy under test
+// (countersign now, countersign at the baseline commit, mitmdump, aws-sigv4-proxy, http-proxy
+// or none); the load generator (bench/load.js), one per scenario. With taskset and 2+ cores the
 // proxy under test runs on CPU 1 and the load generator and upstream on CPU 0, the same for
 // every scenario (BENCH_PIN=0 turns pinning off).
 //
 // Exit code: 0 when every scenario ran with every request answered 200 (budgets are reported,
 // not asserted); 1 when a scenario failed.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { benchHome, canPin, cleanUpOnExit, CLI, cli, cores, countersignEnv, endRun, Failures, killTracked, processMemory, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { pathToFileURL } from 'node:url';
+import { benchHome, canPin, cleanUpOnExit, CLI, cli, cores, countersignEnv, endRun, Failures, foreignLoad, killTracked, processMemory, startRedis, startUpstream, stopChild, tail, track, waitForOutput } from './approvals-support.js';
+import { buildBaseline, describeWorkingTree, resolveBaseline } from './baseline.js';
 import { findBinary, freePort, repoRoot, startMoto } from './moto.js';
+import { printReport } from './run-report.js';
+import { sigv4ProxyBinary, startSigv4Proxy } from './sigv4-proxy.js';
 
 const env = process.env;
 const SETTINGS = {
-  concurrency: Number(env.BENCH_CONCURRENCY ?? 32),
+  concurrency: Number(env.BENCH_CONCURRENCY ?? 64),
   warmupMs: Number(env.BENCH_WARMUP_MS ?? 1500),
   durationMs: Number(env.BENCH_DURATION_MS ?? 5000),
   latencyMs: Number(env.BENCH_LATENCY_MS ?? 2000),
+  rounds: Math.max(1, Number(env.BENCH_ROUNDS ?? 1)),
 };
-/** BENCH_ONLY=id,id runs only those scenarios (ids: direct-https, cs-https, cs-https-info, cs-https-audit-stdout, cs-https-audit-redis, mitmdump, direct-http, http-proxy, cs-endpoint). */
+/** BENCH_ONLY=id,id runs only those scenarios (ids in bench/README.md; countersign ones run for the baseline build too). */
 const ONLY = env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const GC = env.BENCH_GC !== '0';
 const BENCH = path.join(repoRoot, 'bench');
 const OBJECT_KEY = 'obj-1k'; // one key: one session policy, so countersign mints once and caches
 const DIRECT_KEY = { accessKeyId: 'AKIABENCHDIRECTCLIENT', secretAccessKey: 'bench-direct-client-secret' };
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and killed on exit, error or signal.
 
 cleanUpOnExit();
 
@@ -64,24 +69,65 @@ const jsonLine = (line) => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The parts.
+// GC of the Node processes under test: bench/gc-monitor.js preloaded (no src/ change).
 
-/** countersign's environment, signing its STS calls as moto's admin user. */
-const envAgainstMoto = (dirs, moto, extra) => countersignEnv(dirs, { AWS_ACCESS_KEY_ID: moto.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey, ...extra });
+let gcFiles = 0;
 
-/** `countersign serve`; `logsToDevNull` sends its stdout (the JSON logs) to /dev/null. */
-async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstreamCaFile, logsToDevNull = false, extraEnv = {} }) {
+/** Node flags and env that make a Node process record its GCs, and a reader for them. */
+function gcRecorder(root) {
+  if (!GC) return { nodeArgs: [], env: {}, events: () => undefined };
+  const file = path.join(root, `gc-${++gcFiles}.log`);
+  return {
+    nodeArgs: ['--import', pathToFileURL(path.join(BENCH, 'gc-monitor.js')).href],
+    env: { BENCH_GC_FILE: file },
+    events: () => {
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => {
+        const [at, pauseMs, kind] = line.split(' ');
+        return { at: Number(at), pauseMs: Number(pauseMs), kind };
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The builds of countersign under test: this checkout's dist/ ("now") and, unless
+// BENCH_BASELINE=none, the baseline commit built in a cache directory (bench/baseline.js).
+
+/** Sets up one build: its own data directory (CA, agent registry, audit log), the shared policies, an agent key issued by its own CLI. */
+function prepareBuild(id, name, cliPath, dirs) {
+  const data = path.join(dirs.root, `data-${id}`);
+  const buildDirs = { root: dirs.root, data, policies: dirs.policies };
+  let issued;
+  try {
+    issued = cli(buildDirs, ['agents', 'issue', 'bench', '--json', '--force'], {}, cliPath);
+  } catch (error) {
+    if (!/--force/.test(String(error.stderr ?? error.message))) throw error;
+    issued = cli(buildDirs, ['agents', 'issue', 'bench', '--json'], {}, cliPath); // builds before `--force` existed
+  }
+  return { id, name, cli: cliPath, dirs: buildDirs, agent: JSON.parse(issued) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The processes under test.
+
+/** `countersign serve` of `build`; `logsToDevNull` sends its stdout (the JSON logs) to /dev/null. */
+async function startCountersign(build, moto, { logLevel, upstreamOverrides, upstreamCaFile, logsToDevNull = false, extraEnv = {} }) {
   // BENCH_CS_NODE_ARGS: extra node flags for `serve`, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   // (node 20 refuses --cpu-prof in NODE_OPTIONS).
   const nodeArgs = (env.BENCH_CS_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const [cmd, args] = pinned('proxy', process.execPath, [...nodeArgs, CLI, 'serve']);
+  const gc = gcRecorder(build.dirs.root);
+  const [cmd, args] = pinned('proxy', process.execPath, [...gc.nodeArgs, ...nodeArgs, build.cli, 'serve']);
   const child = track(
     spawn(cmd, args, {
       stdio: ['ignore', logsToDevNull ? 'ignore' : 'pipe', 'pipe'],
-      env: envAgainstMoto(dirs, moto, {
+      env: countersignEnv(build.dirs, {
+        AWS_ACCESS_KEY_ID: moto.admin.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: moto.admin.secretAccessKey,
         COUNTERSIGN_LOG_LEVEL: logLevel,
         COUNTERSIGN_UPSTREAM_OVERRIDES: upstreamOverrides,
         COUNTERSIGN_UPSTREAM_CA_FILE: upstreamCaFile,
+        ...gc.env,
         ...extraEnv,
       }),
     }),
@@ -94,16 +140,19 @@ async function startCountersign(dirs, moto, { logLevel, upstreamOverrides, upstr
   }, 'countersign');
   return {
     child,
+    pid: child.pid,
     port,
     url: `http://127.0.0.1:${port}`,
-    caFile: path.join(dirs.data, 'ca.crt'),
+    caFile: path.join(build.dirs.data, 'ca.crt'),
     logs,
     stderr,
     memory: () => processMemory(child.pid),
+    gcEvents: gc.events,
     stop: () => stopChild(child),
   };
 }
 
+/** mitmdump intercepting TLS with its CA, running bench/mitm-addon.py (one header rewritten per request). */
 async function startMitmdump(dir, upstreamCaFile) {
   const mitmdump = findBinary('mitmdump');
   if (mitmdump === undefined) throw new Error('mitmdump not found in .venv/bin nor on PATH; install the test tools with `bash .ci/run`.');
@@ -114,6 +163,7 @@ async function startMitmdump(dir, upstreamCaFile) {
     '--listen-host', '127.0.0.1',
     '--listen-port', String(port),
     '-q',
+    '-s', path.join(BENCH, 'mitm-addon.py'),
     '--set', `confdir=${confdir}`,
     '--set', `ssl_verify_upstream_trusted_ca=${upstreamCaFile}`,
   ]);
@@ -129,6 +179,7 @@ async function startMitmdump(dir, upstreamCaFile) {
   }
   return {
     child,
+    pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     caFile,
     output: () => output() + errors(),
@@ -157,12 +208,13 @@ function canConnect(port) {
   });
 }
 
-async function startHttpProxy(target) {
-  const [cmd, args] = pinned('proxy', process.execPath, [path.join(BENCH, 'httpproxy.js')]);
-  const child = track(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: env.PATH ?? '', BENCH_TARGET: target } }));
+async function startHttpProxy(root, target) {
+  const gc = gcRecorder(root);
+  const [cmd, args] = pinned('proxy', process.execPath, [...gc.nodeArgs, path.join(BENCH, 'httpproxy.js')]);
+  const child = track(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: env.PATH ?? '', BENCH_TARGET: target, ...gc.env } }));
   const errors = tail(child.stderr);
   const { port } = await waitForLine(child, child.stdout, jsonLine, 'http-proxy');
-  return { child, url: `http://127.0.0.1:${port}`, output: errors, memory: () => processMemory(child.pid), stop: () => stopChild(child) };
+  return { child, pid: child.pid, url: `http://127.0.0.1:${port}`, output: errors, memory: () => processMemory(child.pid), gcEvents: gc.events, stop: () => stopChild(child) };
 }
 
 /** Runs bench/load.js with `config`; resolves with its JSON result. */
@@ -184,30 +236,50 @@ async function runLoad(config) {
 // ---------------------------------------------------------------------------------------------
 // Scenarios.
 
-const results = new Map(); // scenario id -> { label, load, memory? }
+/** id -> build id ('now', 'baseline', '-' for the others) -> { def, build, label, runs: [{ load, memory, gc, others, upstreamConnections }] } */
+const results = new Map();
 const failures = new Failures();
 
+/** GCs inside the timed window: { count, minor, major, pauseMs, maxPauseMs }, or undefined when not recorded. */
+function gcInWindow(events, { startMs, endMs }) {
+  if (events === undefined) return undefined;
+  const inside = events.filter((e) => e.at >= startMs && e.at <= endMs);
+  return {
+    count: inside.length,
+    minor: inside.filter((e) => e.kind === 'minor').length,
+    major: inside.filter((e) => e.kind === 'major').length,
+    pauseMs: inside.reduce((sum, e) => sum + e.pauseMs, 0),
+    maxPauseMs: inside.reduce((max, e) => Math.max(max, e.pauseMs), 0),
+  };
+}
+
 /**
- * Runs one scenario: `proxy()` starts its proxy (or returns undefined), then the load.
- * Every request must have been answered 200 and reached the upstream exactly once.
+ * Runs one scenario once: `def.start(build)` starts its proxy (or none), then the load. Every
+ * request must have been answered 200 and reached the upstream exactly once, re-signed.
  */
-async function scenario(id, label, upstream, { proxy, load, expectSessionTokens = false }) {
-  if (ONLY !== undefined && !ONLY.includes(id)) return;
+async function runScenario(def, build, upstream) {
+  const label = build === undefined ? def.label : `${def.label}${build.id === 'now' ? '' : ` [${build.name}]`}`;
   process.stderr.write(`  ${label} ...`);
   const started = Date.now();
   let running;
   try {
-    running = proxy === undefined ? undefined : await proxy();
+    running = def.start === undefined ? undefined : await def.start(build);
     const before = await upstream.stats();
-    const result = await runLoad(load(running));
+    const others = foreignLoad();
+    const watch = { upstream: upstream.child.pid, ...(running?.pid !== undefined && { proxy: running.pid }) };
+    const result = await runLoad({ ...def.load(running, build), workload: def.workload, watch });
+    const otherCores = others();
     const after = await upstream.stats();
     const memory = running?.memory?.();
     const served = after.served - before.served;
     const problems = [];
     if (result.errors.count > 0) problems.push(`${result.errors.count} failed requests, e.g.\n      ${[...new Set(result.errors.samples)].join('\n      ')}`);
     if (served !== result.total) problems.push(`the client got ${result.total} answers but the upstream served ${served}`);
-    if (expectSessionTokens && after.withSessionToken - before.withSessionToken !== served) {
-      problems.push(`${served - (after.withSessionToken - before.withSessionToken)} requests reached the upstream without an STS session token`);
+    if (def.sessionTokens && after.withSessionToken - before.withSessionToken !== served) {
+      problems.push(`${served - (after.withSessionToken - before.withSessionToken)} requests reached the upstream without a session token`);
+    }
+    if (def.rewritten && after.withRewrittenHeader - before.withRewrittenHeader !== served) {
+      problems.push(`${served - (after.withRewrittenHeader - before.withRewrittenHeader)} requests reached the upstream without the addon's header`);
     }
     const rejected = after.rejectedAgentKey - before.rejectedAgentKey + after.rejectedNoAuth - before.rejectedNoAuth;
     if (rejected > 0) problems.push(`the upstream refused ${rejected} requests (no Authorization, or the agent's key id)`);
@@ -215,7 +287,14 @@ async function scenario(id, label, upstream, { proxy, load, expectSessionTokens 
       const detail = running?.logs?.() || running?.output?.() || running?.stderr?.() || '';
       throw new Error(problems.join('; ') + (detail === '' ? '' : `\n    proxy output:\n${detail.trim().split('\n').slice(-10).join('\n')}`));
     }
-    results.set(id, { label, load: result, memory });
+    await running?.stop?.(); // flushes the GC records
+    const gc = gcInWindow(running?.gcEvents?.(), result.throughput.window);
+    running = undefined;
+    const key = build?.id ?? '-';
+    if (!results.has(def.id)) results.set(def.id, new Map());
+    const byBuild = results.get(def.id);
+    if (!byBuild.has(key)) byBuild.set(key, { def, build, label, runs: [] });
+    byBuild.get(key).runs.push({ load: result, memory, gc, others: otherCores, upstreamConnections: after.connections - before.connections });
     process.stderr.write(` ${Math.round(result.throughput.rps)} req/s (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
   } catch (error) {
     failures.add(label, error);
@@ -224,163 +303,161 @@ async function scenario(id, label, upstream, { proxy, load, expectSessionTokens 
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Output.
-
-const fmt = (n, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-
-function table(rows, header) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+/** The scenario definitions, in the order they run: each group's contenders back to back. */
+function scenarios({ moto, upstream, redis, sigv4Proxy, builds, root }) {
+  const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
+  const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;
+  const overrides = (origin) => ({ upstreamOverrides: `s3=${origin},dynamodb=${origin},sts=${moto.endpoint}`, upstreamCaFile: upstream.caFile });
+  const csHttps = overrides(httpsUpstream);
+  const csHttp = overrides(httpUpstream);
+  const nowAgent = builds[0].agent;
+  const workloads = {
+    s3: { prefix: '', label: 'S3 GetObject 1 KiB', path: `/bench/${OBJECT_KEY}`, viaProxy: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, service: 's3' },
+    dynamodb: { prefix: 'ddb-', label: 'DynamoDB GetItem', path: '/', viaProxy: 'https://dynamodb.us-east-1.amazonaws.com/', service: 'dynamodb' },
+  };
+  const defs = [];
+  for (const [workload, w] of Object.entries(workloads)) {
+    const add = (id, label, def) => defs.push({ id: `${w.prefix}${id}`, label: `${w.label}: ${label}`, workload, ...def });
+    const countersign = (options) => (build) => startCountersign(build, moto, options);
+    add('direct-https', 'direct HTTPS (no proxy)', { load: () => ({ kind: 'direct', url: `${httpsUpstream}${w.path}`, caFile: upstream.caFile, key: DIRECT_KEY }) });
+    add('cs-https', 'countersign HTTPS_PROXY', {
+      countersign: true,
+      start: countersign({ logLevel: 'warn', ...csHttps }),
+      load: (cs, build) => ({ kind: 'proxy', proxyUrl: cs.url, url: w.viaProxy, caFile: cs.caFile, key: build.agent }),
+      sessionTokens: true,
+    });
+    add('mitmdump', 'mitmdump HTTPS_PROXY, one-header addon', {
+      start: () => startMitmdump(root, upstream.caFile),
+      load: (mitm) => ({ kind: 'proxy', proxyUrl: mitm.url, url: `${httpsUpstream}${w.path}`, caFile: mitm.caFile, key: DIRECT_KEY }),
+      rewritten: true,
+    });
+    if (workload === 's3') {
+      // Audit cost: the default durable log (file) and the Redis stream vs stdout only, all at info with stdout to /dev/null.
+      for (const [id, label, extraEnv] of [
+        ['cs-https-info', 'countersign HTTPS_PROXY, info logs > /dev/null (default file audit)', {}],
+        ['cs-https-audit-stdout', 'countersign HTTPS_PROXY, audit to stdout only', { COUNTERSIGN_AUDIT_SINK: 'stdout' }],
+        ['cs-https-audit-redis', 'countersign HTTPS_PROXY, audit to stdout + Redis stream', { COUNTERSIGN_REDIS_URL: redis?.url ?? '' }],
+      ]) {
+        add(id, label, {
+          countersign: true,
+          start: countersign({ logLevel: 'info', logsToDevNull: true, extraEnv, ...csHttps }),
+          load: (cs, build) => ({ kind: 'proxy', proxyUrl: cs.url, url: w.viaProxy, caFile: cs.caFile, key: build.agent }),
+          sessionTokens: true,
+        });
+      }
+    }
+    add('direct-http', 'direct HTTP (no proxy)', { load: () => ({ kind: 'plain', url: `${httpUpstream}${w.path}`, key: DIRECT_KEY }) });
+    if (workload === 's3') {
+      add('http-proxy', 'http-proxy passthrough', { start: () => startHttpProxy(root, httpUpstream), load: (hp) => ({ kind: 'plain', url: `${hp.url}${w.path}`, key: DIRECT_KEY }) });
+    }
+    add('cs-endpoint', 'countersign endpoint mode', {
+      countersign: true,
+      start: countersign({ logLevel: 'warn', ...csHttp }),
+      load: (cs, build) => ({ kind: 'plain', url: `${cs.url}${w.path}`, key: build.agent }),
+      sessionTokens: true,
+    });
+    add('sigv4-proxy', 'aws-sigv4-proxy (endpoint)', {
+      start: async () => startSigv4Proxy(sigv4Proxy().binary, { service: w.service, upstream: httpUpstream, cpu: PIN ? CPU.proxy : undefined }),
+      load: (peer) => ({ kind: 'plain', url: `${peer.url}${w.path}`, key: nowAgent }),
+      sessionTokens: true,
+    });
+  }
+  return defs.filter((d) => ONLY === undefined || ONLY.includes(d.id));
 }
 
-function printResults() {
-  const rows = [];
-  for (const { label, load, memory } of results.values()) {
-    rows.push([
-      label,
-      fmt(load.throughput.rps, 0),
-      fmt(load.throughput.p50),
-      fmt(load.throughput.p99),
-      fmt(load.latency.p50, 3),
-      fmt(load.latency.p99, 3),
-      String(load.total),
-      memory === undefined ? '' : `${fmt(memory.rssMiB, 0)} / ${fmt(memory.peakMiB, 0)}`,
-    ]);
-  }
-  console.log(
-    table(rows, [
-      'scenario',
-      `req/s c=${SETTINGS.concurrency}`,
-      'p50 ms',
-      'p99 ms',
-      'p50 ms c=1',
-      'p99 ms c=1',
-      'requests',
-      'proxy RSS/peak MiB',
-    ]),
-  );
-
-  const get = (id) => results.get(id)?.load;
-  const verdicts = [];
-  const ratio = (name, value, budget, pass, unit) =>
-    verdicts.push([name, Number.isFinite(value) ? `${fmt(value)}${unit}` : 'n/a', budget, Number.isFinite(value) ? (pass(value) ? 'PASS' : 'FAIL') : 'n/a']);
-  const cs = get('cs-https');
-  const direct = get('direct-https');
-  const mitm = get('mitmdump');
-  const endpoint = get('cs-endpoint');
-  const httpProxy = get('http-proxy');
-  ratio('1. HTTPS_PROXY: added p50 over direct HTTPS (c=1)', cs && direct ? cs.latency.p50 - direct.latency.p50 : NaN, '<= 1 ms', (v) => v <= 1, ' ms');
-  ratio('1. HTTPS_PROXY: throughput / direct HTTPS', cs && direct ? cs.throughput.rps / direct.throughput.rps : NaN, '>= 0.5x', (v) => v >= 0.5, 'x');
-  ratio('2. HTTPS_PROXY: throughput / mitmdump', cs && mitm ? cs.throughput.rps / mitm.throughput.rps : NaN, '>= 8x', (v) => v >= 8, 'x');
-  ratio('3. endpoint mode: throughput / http-proxy', endpoint && httpProxy ? endpoint.throughput.rps / httpProxy.throughput.rps : NaN, '>= 1.0x', (v) => v >= 1, 'x');
-  const auditStdout = get('cs-https-audit-stdout');
-  const auditRedis = get('cs-https-audit-redis');
-  ratio('4. audit to Redis stream: throughput / stdout only', auditStdout && auditRedis ? auditRedis.throughput.rps / auditStdout.throughput.rps : NaN, '>= 0.9x', (v) => v >= 0.9, 'x');
-  console.log('');
-  console.log(table(verdicts, ['budget', 'measured', 'target', 'verdict']));
-
-  const info = get('cs-https-info');
-  const directHttp = get('direct-http');
-  const notes = [];
-  if (cs && direct) notes.push(`added p50 under load (c=${SETTINGS.concurrency}): ${fmt(cs.throughput.p50 - direct.throughput.p50)} ms`);
-  if (cs && info) notes.push(`info audit logs to /dev/null: throughput ${fmt(info.throughput.rps / cs.throughput.rps)}x of warn level, p50 (c=1) ${fmt(info.latency.p50 - cs.latency.p50, 3)} ms more`);
-  if (endpoint && directHttp) notes.push(`endpoint mode: throughput ${fmt(endpoint.throughput.rps / directHttp.throughput.rps)}x of direct HTTP, added p50 (c=1) ${fmt(endpoint.latency.p50 - directHttp.latency.p50, 3)} ms`);
-  if (httpProxy && directHttp) notes.push(`http-proxy: throughput ${fmt(httpProxy.throughput.rps / directHttp.throughput.rps)}x of direct HTTP, added p50 (c=1) ${fmt(httpProxy.latency.p50 - directHttp.latency.p50, 3)} ms`);
-  if (notes.length > 0) console.log(`\n${notes.map((n) => `  ${n}`).join('\n')}`);
+function policyYaml(moto) {
+  return [
+    'apiVersion: countersign.dev/v1alpha1',
+    'kind: Policy',
+    'rules:',
+    '  - name: bench-read',
+    '    effect: allow',
+    '    agents: ["bench"]',
+    '    actions: ["s3:GetObject"]',
+    '    resources: ["arn:aws:s3:::bench/*"]',
+    '    credentials:',
+    `      roleArn: "${moto.roleArn}"`,
+    '  - name: bench-item',
+    '    effect: allow',
+    '    agents: ["bench"]',
+    '    actions: ["dynamodb:GetItem"]',
+    `    resources: ["arn:aws:dynamodb:us-east-1:${moto.accountId}:table/bench"]`,
+    '    credentials:',
+    `      roleArn: "${moto.roleArn}"`,
+    '',
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
 // Main.
 
+const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(', ');
+
 async function main() {
   console.log('countersign bench');
-  console.log(`  node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${os.platform()} ${os.release()}`);
+  console.log(`  node ${process.version}, ${cores} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${os.platform()} ${os.release()}; load average at start ${loadAverage()}`);
   console.log(
-    `  ${SETTINGS.concurrency} concurrent keep-alive connections, ${SETTINGS.warmupMs} ms warm-up, ${SETTINGS.durationMs} ms timed; then 1 connection for ${SETTINGS.latencyMs} ms (c=1 columns)`,
+    `  ${SETTINGS.concurrency} concurrent keep-alive connections, ${SETTINGS.warmupMs} ms warm-up, ${SETTINGS.durationMs} ms timed; then 1 connection for ${SETTINGS.latencyMs} ms (c=1 columns); ${SETTINGS.rounds} round(s), the fastest run of each scenario counts`,
   );
   console.log(
     PIN
       ? `  pinned: proxy under test on CPU ${CPU.proxy}; load generator and upstream on CPU ${CPU.load} (BENCH_PIN=0 to unpin)`
       : '  not pinned: every process shares every core',
   );
-  console.log('  GET of a 1 KiB object from a local Node upstream; every request must answer 200\n');
+  console.log('  S3 GetObject (1 KiB) and DynamoDB GetItem from a local Node upstream; every request must answer 200');
+
+  const tree = describeWorkingTree();
+  console.log(`  countersign now: dist/ of this checkout (HEAD ${tree.head}${tree.changed > 0 ? `, ${tree.changed} uncommitted change(s) under src/ or the package files` : ''})`);
+  const baseline = resolveBaseline();
+  console.log(baseline === undefined ? '  baseline: none (BENCH_BASELINE=none)' : `  baseline: ${baseline.short} "${baseline.subject}" (${baseline.why})`);
+  console.log('');
 
   const dirs = benchHome('countersign-bench-');
   try {
-    process.stderr.write('setting up: moto (STS), agent key, upstream\n');
+    process.stderr.write('setting up: moto (STS), builds, agent keys, upstream\n');
     const moto = await startMoto(track);
-    writeFileSync(
-      path.join(dirs.policies, 'bench.yaml'),
-      [
-        'apiVersion: countersign.dev/v1alpha1',
-        'kind: Policy',
-        'rules:',
-        '  - name: bench-read',
-        '    effect: allow',
-        '    agents: ["bench"]',
-        '    actions: ["s3:GetObject"]',
-        '    resources: ["arn:aws:s3:::bench/*"]',
-        '    credentials:',
-        `      roleArn: "${moto.roleArn}"`,
-        '',
-      ].join('\n'),
-    );
-    const agent = JSON.parse(cli(dirs, ['agents', 'issue', 'bench', '--json', '--force']));
-    const upstream = await startUpstream(dirs.root, agent.accessKeyId, PIN ? { cpu: CPU.upstream } : {});
-    const httpsUpstream = `https://127.0.0.1:${upstream.httpsPort}`;
-    const httpUpstream = `http://127.0.0.1:${upstream.httpPort}`;
-    const csHttps = { upstreamOverrides: `s3=${httpsUpstream},sts=${moto.endpoint}`, upstreamCaFile: upstream.caFile };
-    const csHttp = { upstreamOverrides: `s3=${httpUpstream},sts=${moto.endpoint}`, upstreamCaFile: upstream.caFile };
-    const objectPath = `/bench/${OBJECT_KEY}`;
+    writeFileSync(path.join(dirs.policies, 'bench.yaml'), policyYaml(moto));
+    const builds = [prepareBuild('now', 'countersign', CLI, dirs)];
+    const anyCountersign = ONLY === undefined || ONLY.some((id) => /(^|-)cs-/.test(id));
+    if (baseline !== undefined && anyCountersign) {
+      try {
+        const built = buildBaseline(baseline);
+        builds.push(prepareBuild('baseline', `baseline ${baseline.short}`, built.cli, dirs));
+        process.stderr.write(`  baseline ${baseline.short}: ${built.cached ? 'cached build' : 'built'} in ${built.dir} (node_modules ${built.nodeModules})\n`);
+      } catch (error) {
+        failures.add(`baseline ${baseline.short}`, error);
+      }
+    }
+    const upstream = await startUpstream(dirs.root, builds.map((b) => b.agent.accessKeyId).join(','), PIN ? { cpu: CPU.upstream } : {});
+    let peer;
+    if (ONLY === undefined || ONLY.some((id) => id.endsWith('sigv4-proxy'))) {
+      try {
+        peer = sigv4ProxyBinary();
+        process.stderr.write(`  aws-sigv4-proxy: ${peer.binary} (from ${path.basename(peer.tarball)}, sha256 ${peer.sha256.slice(0, 12)})\n`);
+      } catch (error) {
+        peer = { error };
+      }
+    }
+    const sigv4Proxy = () => {
+      if (peer?.error !== undefined) throw peer.error;
+      return peer;
+    };
+    const wantsRedis = ONLY === undefined || ONLY.includes('cs-https-audit-redis');
+    const redis = wantsRedis ? await startRedis(PIN ? { cpu: CPU.load } : {}) : undefined;
+    const defs = scenarios({ moto, upstream, redis, sigv4Proxy, builds, root: dirs.root });
 
-    process.stderr.write('scenarios:\n');
-    await scenario('direct-https', 'direct HTTPS (no proxy)', upstream, {
-      load: () => ({ kind: 'direct', url: `${httpsUpstream}${objectPath}`, caFile: upstream.caFile, key: DIRECT_KEY }),
-    });
-    await scenario('cs-https', 'countersign HTTPS_PROXY', upstream, {
-      proxy: () => startCountersign(dirs, moto, { logLevel: 'warn', ...csHttps }),
-      load: (cs) => ({ kind: 'proxy', proxyUrl: cs.url, url: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, caFile: cs.caFile, key: agent }),
-      expectSessionTokens: true,
-    });
-    await scenario('cs-https-info', 'countersign HTTPS_PROXY, info logs > /dev/null', upstream, {
-      proxy: () => startCountersign(dirs, moto, { logLevel: 'info', logsToDevNull: true, ...csHttps }),
-      load: (cs) => ({ kind: 'proxy', proxyUrl: cs.url, url: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, caFile: cs.caFile, key: agent }),
-      expectSessionTokens: true,
-    });
-    // Audit cost: stdout only vs stdout plus the durable Redis stream (both at info, stdout to /dev/null).
-    const wantsAudit = ONLY === undefined || ONLY.some((id) => id.startsWith('cs-https-audit'));
-    const redis = wantsAudit ? await startRedis(PIN ? { cpu: CPU.load } : {}) : undefined;
-    for (const [id, label, extraEnv] of [
-      ['cs-https-audit-stdout', 'countersign HTTPS_PROXY, audit to stdout only', { COUNTERSIGN_AUDIT_SINK: 'stdout' }],
-      ['cs-https-audit-redis', 'countersign HTTPS_PROXY, audit to stdout + Redis stream', { COUNTERSIGN_REDIS_URL: redis?.url ?? '' }],
-    ]) {
-      await scenario(id, label, upstream, {
-        proxy: () => startCountersign(dirs, moto, { logLevel: 'info', logsToDevNull: true, extraEnv, ...csHttps }),
-        load: (cs) => ({ kind: 'proxy', proxyUrl: cs.url, url: `https://bench.s3.us-east-1.amazonaws.com/${OBJECT_KEY}`, caFile: cs.caFile, key: agent }),
-        expectSessionTokens: true,
-      });
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      process.stderr.write(SETTINGS.rounds > 1 ? `round ${round + 1} of ${SETTINGS.rounds}:\n` : 'scenarios:\n');
+      // countersign now and baseline back to back, alternating which goes first (A B, B A, ...).
+      const order = round % 2 === 0 ? builds : [...builds].reverse();
+      for (const def of defs) {
+        if (def.countersign) for (const build of order) await runScenario(def, build, upstream);
+        else await runScenario(def, undefined, upstream);
+      }
     }
     await redis?.stop();
-    await scenario('mitmdump', 'mitmdump HTTPS_PROXY', upstream, {
-      proxy: () => startMitmdump(dirs.root, upstream.caFile),
-      load: (mitm) => ({ kind: 'proxy', proxyUrl: mitm.url, url: `${httpsUpstream}${objectPath}`, caFile: mitm.caFile, key: DIRECT_KEY }),
-    });
-    await scenario('direct-http', 'direct HTTP (no proxy)', upstream, {
-      load: () => ({ kind: 'plain', url: `${httpUpstream}${objectPath}`, key: DIRECT_KEY }),
-    });
-    await scenario('http-proxy', 'http-proxy passthrough', upstream, {
-      proxy: () => startHttpProxy(httpUpstream),
-      load: (hp) => ({ kind: 'plain', url: `${hp.url}${objectPath}`, key: DIRECT_KEY }),
-    });
-    await scenario('cs-endpoint', 'countersign endpoint mode', upstream, {
-      proxy: () => startCountersign(dirs, moto, { logLevel: 'warn', ...csHttp }),
-      load: (cs) => ({ kind: 'plain', url: `${cs.url}${objectPath}`, key: agent }),
-      expectSessionTokens: true,
-    });
-    console.log('');
-    printResults();
+    console.log(`  load average at end ${loadAverage()}\n`);
+    printReport({ results, settings: SETTINGS, builds, baseline, pinned: PIN, peer });
   } finally {
     await endRun(dirs);
   }

@@ -9,14 +9,15 @@
 // Started by bench/run.js and bench/upload.js as its own process. Input: env BENCH_AGENT_KEY_ID
 // (comma-separated when several agents' keys must not pass), BENCH_CERT_FILE, BENCH_KEY_FILE.
 // Output: one JSON line on stdout, {"httpsPort", "httpPort"}. `GET /__stats` on the HTTP port
-// answers the counters as JSON (not counted; `connections` counts every TCP connection accepted,
-// the stats fetches too).
+// answers the counters as JSON (not counted; `connections` counts the TCP connections that
+// carried at least one other request).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { DYNAMODB, S3_OBJECT as BODY } from './workloads.js';
 
 const agentKeyIds = (process.env.BENCH_AGENT_KEY_ID ?? '').split(',').filter((id) => id !== '');
+const connectionsSeen = new WeakSet();
 const stats = { connections: 0, served: 0, withSessionToken: 0, withRewrittenHeader: 0, rejectedNoAuth: 0, rejectedAgentKey: 0, notFound: 0, uploads: 0, uploadedBytes: 0 };
 
 function handle(req, res) {
@@ -24,6 +25,10 @@ function handle(req, res) {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(stats));
     return;
+  }
+  if (!connectionsSeen.has(req.socket)) {
+    connectionsSeen.add(req.socket);
+    stats.connections++;
   }
   const auth = req.headers.authorization;
   if (auth === undefined || auth === '') {
@@ -107,7 +112,6 @@ const httpsServer = https.createServer(
   handle,
 );
 const httpServer = http.createServer(serverOptions, handle);
-for (const server of [httpsServer, httpServer]) server.on('connection', () => stats.connections++);
 
 const listen = (server) => new Promise((resolve, reject) => {
   server.once('error', reject);
