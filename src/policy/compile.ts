@@ -31,7 +31,7 @@ export interface CompiledHostRule {
 export interface CompiledPolicySet {
   readonly awsRules: readonly CompiledAwsRule[];
   readonly hostRules: readonly CompiledHostRule[];
-  readonly index: RuleIndex;
+  readonly index: RuleIndex<CompiledAwsRule>;
   readonly directory: DirectorySpec;
   /** Declared groups of each declared agent. */
   readonly agentGroups: ReadonlyMap<string, ReadonlySet<string>>;

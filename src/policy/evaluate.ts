@@ -4,6 +4,7 @@ import type { CompiledAwsRule, CompiledPolicySet } from './compile.js';
 import { callerIdentityDefault } from './caller-identity.js';
 import { pathAmbiguity } from './criteria/host-path.js';
 import type { MismatchCode, PairFacts } from './criteria/types.js';
+import type { CandidateSource } from './rule-index.js';
 import type { ApprovalSpec, CredentialsSpec, Effect } from './types.js';
 
 /** Stable reason codes: written to the audit log, shown to the agent and by `policy explain`. */
@@ -84,16 +85,31 @@ export function pairFacts(policy: CompiledPolicySet, request: RequestFacts, need
   };
 }
 
-function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: ActionOnResource): PairOutcome {
-  const candidates = policy.index.candidates(need.action);
+/**
+ * One pair against the rules that may decide it. `candidates` answers supersets of the matching
+ * rules in policy order (rule-index.ts), so testing only those gives what testing every rule would.
+ */
+function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: ActionOnResource, candidates: CandidateSource<CompiledAwsRule>): PairOutcome {
+  const groups = policy.agentGroups.get(request.agent) ?? NO_GROUPS;
+  const rules = candidates.forAction(need.action);
   // Facts differ between rules only by the role account that fills the resource; most rules
-  // share a few roles, so build them once per account.
-  const factsByAccount = new Map<string | undefined, PairFacts>();
+  // share one role, or a few, so build them once per account.
+  let first: PairFacts | undefined;
+  let firstAccount: string | undefined;
+  let others: Map<string | undefined, PairFacts> | undefined;
   const factsFor = (rule: CompiledAwsRule | undefined): PairFacts => {
-    let facts = factsByAccount.get(rule?.roleAccount);
+    const account = rule?.roleAccount;
+    if (first === undefined) {
+      first = pairFacts(policy, request, need, rule);
+      firstAccount = account;
+      return first;
+    }
+    if (account === firstAccount) return first;
+    others ??= new Map();
+    let facts = others.get(account);
     if (facts === undefined) {
       facts = pairFacts(policy, request, need, rule);
-      factsByAccount.set(rule?.roleAccount, facts);
+      others.set(account, facts);
     }
     return facts;
   };
@@ -101,8 +117,7 @@ function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: Acti
   // resource named without an account (a DynamoDB table) lives in the role's account.
   let approve: CompiledAwsRule | undefined;
   let allow: CompiledAwsRule | undefined;
-  for (const rule of candidates) {
-    if (rule.spec.effect === 'deny') continue;
+  for (const rule of rules.granting(need, request.agent, groups)) {
     if (rule.spec.effect === 'approve' ? approve !== undefined : allow !== undefined) continue;
     if (firstMismatch(rule, factsFor(rule)) !== undefined) continue;
     if (rule.spec.effect === 'approve') approve = rule;
@@ -111,21 +126,24 @@ function decidePair(policy: CompiledPolicySet, request: RequestFacts, need: Acti
   }
   const chosen = approve ?? allow;
   const facts = factsFor(chosen);
-  const deny = candidates.find((rule) => rule.spec.effect === 'deny' && firstMismatch(rule, facts) === undefined);
-  const base = { action: need.action, resource: facts.resource };
-  if (deny !== undefined) return { reason: { ...base, code: 'RULE_DENIED', rule: deny.spec.name }, rule: deny };
-  if (chosen === undefined) return { reason: { ...base, code: 'NO_RULE_MATCHED' } };
+  // A deny is tested with the resource as the decision resolved it (the chosen rule's account).
+  const deny = rules.denying(need, facts.resource, request.agent, groups).find((rule) => firstMismatch(rule, facts) === undefined);
+  const { action } = need;
+  const { resource } = facts;
+  if (deny !== undefined) return { reason: { action, resource, code: 'RULE_DENIED', rule: deny.spec.name }, rule: deny };
+  if (chosen === undefined) return { reason: { action, resource, code: 'NO_RULE_MATCHED' } };
   const code = chosen.spec.effect === 'approve' ? 'RULE_NEEDS_APPROVAL' : 'RULE_ALLOWED';
-  return { reason: { ...base, code, rule: chosen.spec.name }, rule: chosen };
+  return { reason: { action, resource, code, rule: chosen.spec.name }, rule: chosen };
 }
 
 /**
  * Decides a request that needs every pair in `needs`: the strictest outcome over all pairs.
  * Deny beats approve beats allow, and the default is deny. All pairs that go through must
- * do so under the same role, since one STS session runs the call.
+ * do so under the same role, since one STS session runs the call. `candidates` is the rule
+ * index; tests and bench/policy.js pass `linearScan(policy.awsRules)` to compare against every rule.
  */
-export function decide(policy: CompiledPolicySet, request: RequestFacts): Decision {
-  const outcomes = request.needs.map((need) => decidePair(policy, request, need));
+export function decide(policy: CompiledPolicySet, request: RequestFacts, candidates: CandidateSource<CompiledAwsRule> = policy.index): Decision {
+  const outcomes = request.needs.map((need) => decidePair(policy, request, need, candidates));
   const reasons = outcomes.map((o) => o.reason);
   const refusing = reasons.filter((r) => r.code === 'RULE_DENIED' || r.code === 'NO_RULE_MATCHED');
   if (outcomes.length === 0 || refusing.length > 0) {
@@ -193,11 +211,13 @@ export function decideHostRequest(policy: CompiledPolicySet, host: string, port:
   return rule === undefined ? undefined : { effect: rule.spec.effect, rule: rule.spec.name };
 }
 
+// A decision has a pair or two, so these skip the Set when there is nothing to remove.
 function unique<T>(values: readonly T[]): T[] {
-  return [...new Set(values)];
+  return values.length < 2 ? [...values] : [...new Set(values)];
 }
 
 function uniqueBy<T>(values: readonly T[], key: (value: T) => string): T[] {
+  if (values.length < 2) return [...values];
   const seen = new Set<string>();
   return values.filter((v) => !seen.has(key(v)) && (seen.add(key(v)), true));
 }

@@ -39,6 +39,16 @@ function segmentsOf(pattern: string): string[] {
   return segments;
 }
 
+/**
+ * The literal runs of a pattern between its wildcards, escapes resolved: the first is the text
+ * every match starts with (the rule index files rules by these). A `\uE000` in a pattern matches
+ * as a wildcard (it stands for `?` here), so it ends a run too.
+ */
+export function literalRuns(pattern: string): string[] {
+  if (!pattern.includes('$')) return pattern.split(/[*?\uE000]/);
+  return segmentsOf(pattern).flatMap((s) => s.split(ANY_CHAR));
+}
+
 export function compileGlob(pattern: string, options: GlobOptions = {}): Matcher {
   const fold = options.caseInsensitive === true ? (s: string) => s.toLowerCase() : (s: string) => s;
   const source = fold(pattern);
