@@ -42,15 +42,15 @@ const UPSTREAM_SOCKET_BUFFER_BYTES = 128 * 1024;
 type SocketOptions = buildConnector.BuildOptions & { readonly highWaterMark: number };
 
 /**
- * Methods whose bodiless requests undici 7 sends with `Content-Length: 0`; for every other
- * method it writes none (lib/dispatcher/client-h1.js, writeH1's `expectsPayload`, after RFC 9110
- * section 8.6: a user agent should not send Content-Length when the request has no content and
- * the method does not anticipate any).
+ * Methods whose bodiless requests undici 8 (as 7 did) sends with `Content-Length: 0`; for every
+ * other method it writes none (lib/dispatcher/client-h1.js, writeH1's `expectsPayload`, after
+ * RFC 9110 section 8.6: a user agent should not send Content-Length when the request has no
+ * content and the method does not anticipate any).
  */
 const EXPECTS_PAYLOAD = new Set(['PUT', 'POST', 'PATCH', 'QUERY', 'PROPFIND', 'PROPPATCH']);
 
 /**
- * The Content-Length this client writes for a request, as undici 7 decides it on HTTP/1.1
+ * The Content-Length this client writes for a request, as undici 8 decides it on HTTP/1.1
  * (lib/dispatcher/client-h1.js: writeH1, writeBuffer, AsyncWriter), or undefined when it writes
  * none that anyone could have signed:
  *  - no body, or an empty one: `0` for the methods above, none for GET, HEAD, DELETE, OPTIONS
@@ -84,7 +84,8 @@ export class UpstreamClient {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: options.connectionsPerOrigin ?? 256,
-      // HTTP/1.1 only (undici 7's default, stated): sentContentLength describes its framing.
+      // HTTP/1.1 only: undici 8 negotiates HTTP/2 by ALPN unless told not to, and
+      // sentContentLength describes HTTP/1.1 framing.
       allowH2: false,
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
@@ -112,20 +113,20 @@ export class UpstreamClient {
 /**
  * undici's dispatch handler (its core callback interface, the one its own `stream` API is built
  * on) writing straight into the ServerResponse: no intermediate stream, AbortSignal or
- * async-resource bookkeeping per request.
+ * async-resource bookkeeping per request. undici 8's handler API: pausing, resuming and
+ * aborting go through the controller, the raw headers are on it.
  */
 class ProxyHandler implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((error: Error) => void) | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
   private clientGone = false;
   private started = false;
   private headError: unknown;
-  /** The upstream closes after this answer: undici must never be paused (below). */
-  private closing = false;
   private readonly onClientClose = (): void => {
     if (this.res.writableFinished) return;
     this.clientGone = true;
-    this.abortUpstream?.(new Error('the client closed the connection'));
+    this.controller?.abort(new Error('the client closed the connection'));
   };
+  private readonly onDrain = (): void => this.controller?.resume();
 
   constructor(
     private readonly origin: string,
@@ -137,51 +138,45 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     res.once('close', this.onClientClose);
   }
 
-  onConnect(abort: (error?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.clientGone) abort(new Error('the client closed the connection'));
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('the client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx: undici reads on to the final answer
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (statusCode < 200) return; // 1xx: undici reads on to the final answer
     try {
-      this.head(statusCode, rawHeaders);
+      // HTTP/1.1 (allowH2: false): the header lines as undici read them off the wire.
+      this.head(statusCode, controller.rawHeaders as Buffer[]);
     } catch (error) {
-      // A header node refuses to send: undici turns the throw into onError, which passes it on
-      // as it is (an internal error, not an unavailable upstream).
+      // A header node refuses to send: undici aborts the request with the throw, and
+      // onResponseError passes it on as it is (an internal error, not an unavailable upstream).
       this.headError = error;
       throw error;
     }
     this.started = true;
-    this.closing = closesConnection(rawHeaders);
-    this.res.on('drain', resume);
-    return true;
+    this.res.on('drain', this.onDrain);
   }
 
   /**
-   * Back-pressure: false pauses undici's reads until `res` drains. (A small answer still leaves
-   * in one write: node corks the socket on the first write and uncorks on the next tick, by
-   * when undici has delivered the whole answer.)
+   * Back-pressure: pauses undici's reads until `res` drains, also for an upstream that closes
+   * its connection after the answer (undici 8 finishes a paused parser at the upstream's FIN;
+   * undici 7 crashed the process there, nodejs/undici#5360). A small answer still leaves in one
+   * write: node corks the socket on the first write and uncorks on the next tick, by when undici
+   * has delivered the whole answer.
    */
-  onData(chunk: Buffer): boolean {
-    const flowing = this.res.write(chunk);
-    if (flowing || !this.closing) return flowing;
-    // undici 7 crashes the process (an uncatchable assertion, nodejs/undici#5360, fixed only in
-    // undici 8, which needs node 22) when a connection-closing upstream ends while its parser is
-    // paused. Such answers are not paused; a client too slow for one is cut off at a bound
-    // instead of buffering without end.
-    if (this.res.writableLength > MAX_UNPAUSED_BUFFER_BYTES) this.res.destroy(new Error('the client reads too slowly for an upstream that closes its connection'));
-    return true;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) controller.pause();
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.res.end();
-    this.res.off('close', this.onClientClose);
+    this.settle();
     this.resolve();
   }
 
-  onError(error: Error): void {
-    this.res.off('close', this.onClientClose);
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle();
     if (error === this.headError) {
       this.reject(error);
       return;
@@ -198,17 +193,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     }
     this.reject(new CountersignError('UpstreamUnavailable', `Forwarding to ${this.origin} failed: ${error.message}.`));
   }
-}
 
-const MAX_UNPAUSED_BUFFER_BYTES = 64 * 1024 * 1024;
-
-/** `Connection: close` among raw response headers (names and values alternating, as bytes). */
-function closesConnection(rawHeaders: readonly Buffer[]): boolean {
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as Buffer;
-    if (name.length === 10 && name.toString('latin1').toLowerCase() === 'connection') {
-      if (/(?:^|,)\s*close\s*(?:,|$)/i.test((rawHeaders[i + 1] as Buffer).toString('latin1'))) return true;
-    }
+  private settle(): void {
+    this.res.off('close', this.onClientClose);
+    this.res.off('drain', this.onDrain);
   }
-  return false;
 }
