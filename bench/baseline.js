@@ -117,7 +117,14 @@ export function buildBaseline(baseline, log = (line) => process.stderr.write(`${
   const dir = path.join(CACHE_DIR, `baseline-${baseline.commit}`);
   const cli = path.join(dir, 'dist', 'cli', 'main.js');
   const stamp = path.join(dir, '.bench-built');
-  if (existsSync(stamp)) return { dir, cli, nodeModules: readFileSync(stamp, 'utf8').trim(), cached: true };
+  if (existsSync(stamp)) {
+    const nodeModules = readFileSync(stamp, 'utf8').trim();
+    // A linked node_modules is only right while this checkout's packages still satisfy the
+    // commit's lock; after an upgrade here the cached tree gets its own (npm ci).
+    if (!nodeModules.startsWith('linked') || installedSatisfies(baseline.commit)) return { dir, cli, nodeModules, cached: true };
+    log(`  this checkout's node_modules no longer satisfies ${baseline.short}'s package-lock.json: rebuilding the cached baseline`);
+    rmSync(dir, { recursive: true, force: true });
+  }
   mkdirSync(CACHE_DIR, { recursive: true });
   const work = mkdtempSync(path.join(CACHE_DIR, `build-baseline-${baseline.short}-`));
   try {
