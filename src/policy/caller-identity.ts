@@ -17,7 +17,7 @@
  *    and audited like any other (rule `builtin:caller-identity`).
  */
 import type { CompiledAwsRule, CompiledPolicySet } from './compile.js';
-import type { Decision, RequestFacts } from './evaluate.js';
+import type { Decision, RequestFacts } from './decision.js';
 import type { CredentialsSpec } from './types.js';
 
 export const CALLER_IDENTITY_ACTION = 'sts:GetCallerIdentity';
