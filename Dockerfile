@@ -21,10 +21,12 @@
 #                               start, or they come from a Secret (the Helm chart links them in
 #                               from a read-only Secret mount).
 
-ARG NODE_MAJOR=20
+# The major of the Node.js pinned in .node-version (CI and development run that exact version).
+# Every stage is on Debian 13 (trixie), as distroless publishes Node images only for it.
+ARG NODE_MAJOR=26
 
 # ---- build: all dependencies, compile, then stage the runtime tree with production deps only.
-FROM node:${NODE_MAJOR}-bookworm-slim AS build
+FROM node:${NODE_MAJOR}-trixie-slim AS build
 WORKDIR /build
 COPY package.json package-lock.json ./
 COPY scripts/image-build.sh ./scripts/
@@ -41,13 +43,14 @@ RUN --mount=type=cache,target=/root/.npm bash scripts/image-build.sh stage out
 # not do: it forwards every signal (the kernel drops signals PID 1 has no handler for, so
 # SIGHUP or SIGQUIT would do nothing) and reaps orphaned processes. The same effect as
 # `docker run --init`, but also under Kubernetes, which has no such option.
-FROM debian:bookworm-slim AS init
+FROM debian:trixie-slim AS init
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
-# ---- runtime: distroless Node 20: no shell, no package manager, runs as uid/gid 65532 (nonroot).
-FROM gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot
+# ---- runtime: distroless Node 26 on Debian 13: no shell, no package manager, runs as uid/gid
+# 65532 (nonroot).
+FROM gcr.io/distroless/nodejs${NODE_MAJOR}-debian13:nonroot
 COPY --from=init /usr/bin/tini-static /usr/bin/tini
 COPY --from=build /build/out/app /app
 COPY --from=build /build/out/policies /etc/countersign/policies

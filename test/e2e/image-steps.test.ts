@@ -119,10 +119,19 @@ const dockerignore = readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8')
   .filter((l) => l !== '' && !l.startsWith('#'));
 
 describe('Dockerfile', () => {
-  it('builds in a Node 20 stage, runs on distroless Node 20 as a non-root user, with tini as PID 1 and a HEALTHCHECK', () => {
-    expect(buildStage?.from).toMatch(/^node:\$\{NODE_MAJOR\}-bookworm-slim$/);
-    expect(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')).toMatch(/^ARG NODE_MAJOR=20$/m);
-    expect(runtimeStage?.from).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian12:nonroot');
+  it('builds in a Node 26 stage, runs on distroless Node 26 as a non-root user, with tini as PID 1 and a HEALTHCHECK', () => {
+    // NODE_MAJOR is the major of the Node.js version .node-version pins (CI's) and engines asks for.
+    const pinned = readFileSync(path.join(repoRoot, '.node-version'), 'utf8').trim().replace(/^v/, '');
+    const major = pinned.split('.')[0];
+    expect(major).toBe('26');
+    expect(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')).toMatch(new RegExp(`^ARG NODE_MAJOR=${major}$`, 'm'));
+    expect((JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node).toBe(`>=${major}`);
+    // The replay below stands for the image: it runs on the image's Node major.
+    expect(process.versions.node.split('.')[0], `node ${process.version} runs the tests; CI runs ${pinned}`).toBe(major);
+    // One Debian release in every stage: distroless publishes Node 26 for Debian 13 only.
+    expect(buildStage?.from).toMatch(/^node:\$\{NODE_MAJOR\}-trixie-slim$/);
+    expect(dockerfile.find((s) => s.name === 'init')?.from).toBe('debian:trixie-slim');
+    expect(runtimeStage?.from).toBe('gcr.io/distroless/nodejs${NODE_MAJOR}-debian13:nonroot');
     const runtime = runtimeStage?.instructions ?? [];
     const user = runtime.filter((i) => i.keyword === 'USER').at(-1)?.args ?? '';
     expect(user).toMatch(/^[1-9][0-9]*(:[1-9][0-9]*)?$/); // numeric and not 0: runAsNonRoot can verify it
