@@ -34,19 +34,37 @@ function withoutChainFields(event: AuditEvent): AuditEvent {
   return out as AuditEvent;
 }
 
-/** Links events onto a chain that ends at (prev, seq). */
-export function chain(events: readonly AuditEvent[], prev: string, seq: number, replica: string, now: () => Date = () => new Date()): AuditRecord[] {
+/** Chained records, and each as the JSON line a sink stores: serialised once, for its hash and its line alike. */
+export interface ChainedBatch {
+  readonly records: AuditRecord[];
+  readonly lines: string[];
+}
+
+/**
+ * Links events onto a chain that ends at (prev, seq). A record's line is its canonical JSON
+ * (the bytes its hash covers) with the hash added last, so it is serialised once; key order is
+ * free in a stored line, since verifyChain hashes the canonical form of what it reads.
+ */
+export function chainLines(events: readonly AuditEvent[], prev: string, seq: number, replica: string, now: () => Date = () => new Date()): ChainedBatch {
   const records: AuditRecord[] = [];
+  const lines: string[] = [];
   let last = prev;
   let next = seq;
   for (const event of events) {
     next += 1;
     const body = { ...withoutChainFields(event), seq: next, at: now().toISOString(), replica, prev: last };
-    const hash = hashRecord(body);
+    const canonical = canonicalJson(body);
+    const hash = createHash('sha256').update(canonical).digest('hex');
     records.push({ ...body, hash });
+    lines.push(`${canonical.slice(0, -1)},"hash":"${hash}"}`);
     last = hash;
   }
-  return records;
+  return { records, lines };
+}
+
+/** Links events onto a chain that ends at (prev, seq). */
+export function chain(events: readonly AuditEvent[], prev: string, seq: number, replica: string, now: () => Date = () => new Date()): AuditRecord[] {
+  return chainLines(events, prev, seq, replica, now).records;
 }
 
 export type ChainBreak = { readonly seq: number | undefined; readonly index: number; readonly reason: string };

@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { chain, GENESIS } from './chain.js';
+import { chainLines, GENESIS } from './chain.js';
 import type { AuditEvent, AuditRecord } from './events.js';
 import type { AuditSink } from './sink.js';
 
@@ -21,8 +21,8 @@ export class FileAuditSink implements AuditSink {
 
   async append(events: readonly AuditEvent[], replica: string): Promise<AuditRecord[]> {
     this.handle ??= await open(this.path, 'a', 0o600);
-    const records = chain(events, this.head.hash, this.head.seq, replica);
-    await this.handle.appendFile(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const { records, lines } = chainLines(events, this.head.hash, this.head.seq, replica);
+    await this.handle.appendFile(`${lines.join('\n')}\n`);
     await this.handle.datasync();
     const last = records[records.length - 1];
     if (last !== undefined) this.head = { seq: last.seq, hash: last.hash };

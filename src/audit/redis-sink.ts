@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { chain, GENESIS } from './chain.js';
+import { chainLines, GENESIS } from './chain.js';
 import type { AuditEvent, AuditRecord } from './events.js';
 import type { AuditSink } from './sink.js';
 
@@ -46,12 +46,12 @@ export class RedisAuditSink implements AuditSink {
   private async appendNow(events: readonly AuditEvent[], replica: string): Promise<AuditRecord[]> {
     for (let race = 0; race < MAX_RACES; race++) {
       const [seqText = '0', hash = GENESIS] = this.head.split(' ');
-      const records = chain(events, hash, Number(seqText), replica);
+      const { records, lines } = chainLines(events, hash, Number(seqText), replica);
       const last = records[records.length - 1];
       if (last === undefined) return [];
       const next = `${last.seq} ${last.hash}`;
       const redis = this.redis as unknown as { countersignAuditAppend(this: void, ...args: string[]): Promise<[number, string]> };
-      const [ok, head] = await redis.countersignAuditAppend(this.stream, this.headKey, this.head, next, ...records.map((r) => JSON.stringify(r)));
+      const [ok, head] = await redis.countersignAuditAppend(this.stream, this.headKey, this.head, next, ...lines);
       this.head = head;
       if (ok === 1) return records;
     }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
-import { chain, GENESIS, verifyChain } from '../../src/audit/chain.js';
+import { chain, chainLines, GENESIS, verifyChain } from '../../src/audit/chain.js';
 import type { AuditEvent, AuditRecord } from '../../src/audit/events.js';
 import { FileAuditSink } from '../../src/audit/file-sink.js';
 import { createLogger } from '../../src/audit/logger.js';
@@ -153,5 +153,13 @@ describe('redis stream sink', () => {
     expect(stored.map((r) => r.requestId)).toEqual(['r1', 'r2', 'r3']);
     expect(verifyChain(stored).broken).toBeUndefined();
     await log.close();
+  });
+});
+
+describe('chained lines', () => {
+  it('stores each record as the canonical JSON its hash covers, with the hash added: one serialisation, and the line verifies', () => {
+    const { records, lines } = chainLines(events(3), GENESIS, 0, 'replica-a');
+    expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual(records);
+    expect(verifyChain(lines.map((line) => JSON.parse(line) as unknown))).toEqual({ count: 3 });
   });
 });
