@@ -484,7 +484,14 @@ function createResolver(iam, overrides, problems) {
       if (r.length > 0) e.r = [r[0]];
       else e.x = ['tagged resource'];
     }
-    const kept = resolved.filter((e) => e !== undefined);
+    let kept = resolved.filter((e) => e !== undefined);
+    if (overrides.curated[key] === undefined) {
+      const typed = typedResourceEntries(iam, service, kept, members, required, memberExists);
+      if (typed !== undefined) {
+        kept = typed.entries;
+        typed.paths.forEach((p) => paths.add(p));
+      }
+    }
     if (service.tagOnCreate === undefined) return { entries: kept, paths };
     // Tag on create (overlay "tagOnCreate", EC2): tags given with the call are authorised as a
     // second action on the resources being created, named by each tag specification's
@@ -497,6 +504,63 @@ function createResolver(iam, overrides, problems) {
     }
     return { entries: [...kept.filter((e) => e.a !== service.tagOnCreate.action), ...tagging], paths };
   };
+}
+
+/**
+ * A resource named by its type and its id, not by an ARN: SSM AddTagsToResource /
+ * ListTagsForResource / RemoveTagsFromResource (ResourceType=Document, ResourceId=my-doc;
+ * ManagedInstance and mi-0123...; Parameter and /app/db), Route 53 ChangeTagsForResource
+ * (healthcheck or hostedzone and its id), Machine Learning AddTags (MLModel, DataSource, ...).
+ * Which ARN the id goes into depends on the type, so an action of such an operation gets one
+ * entry per resource type it has, each needed when the request's type names that resource type
+ * (condition NamesType: equal once case and every character but letters and digits are dropped,
+ * so ManagedInstance names managed-instance), with the id as the type's one variable. A type the
+ * action has no resource type for (SSM's Automation: IAM knows automation-execution and
+ * automation-definition) matches no entry, and the request is refused: never "*" for it.
+ *
+ * Applies when the input has a required string member ResourceType and a required string
+ * member ResourceId (or ResourceIdentifier), to each entry whose action (of the service's own
+ * prefix) has at least two resource types of that service with one variable each, told apart
+ * by their names; other entries are kept. Curated entries are left as they are.
+ */
+function typedResourceEntries(iam, service, entries, members, required, memberExists) {
+  const isRequiredString = (n) => typeOf(members[n]) === 'string' && required.has(n) && memberExists(n);
+  const typeMember = Object.keys(members).find((n) => norm(n) === 'resourcetype' && isRequiredString(n));
+  // An id, not a name: Lightsail's resourceName names resources whose ARNs carry their ids.
+  const idMember = Object.keys(members).find((n) => ['resourceid', 'resourceidentifier'].includes(norm(n)) && isRequiredString(n));
+  if (typeMember === undefined || idMember === undefined) return undefined;
+  let changed = false;
+  const out = [];
+  for (const entry of entries) {
+    const [prefix = '', name = ''] = entry.a.split(':');
+    const action = prefix === service.iamPrefix && entry.r !== undefined ? iam.action(prefix, name) : undefined;
+    const alternatives = [];
+    for (const rt of action?.resourceTypes ?? []) {
+      const type = iam.resourceType(prefix, rt.name);
+      if (type === undefined) continue;
+      const arn = type.arn.replaceAll('${AccountId}', '${Account}');
+      // A type of another service (SSM AddTagsToResource's EC2 instance) is no value of the
+      // service's own ResourceType: not an alternative.
+      if (!arn.startsWith(`arn:\${Partition}:${prefix}:`)) continue;
+      const variables = [...new Set([...arn.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]).filter((v) => !CONTEXT_VARIABLES.has(v)))];
+      if (variables.length !== 1) continue;
+      let template = arn.replaceAll(`\${${variables[0]}}`, `\${${idMember}}`);
+      for (const rewrite of service.rewrites) template = template.replace(new RegExp(rewrite.pattern, 'g'), rewrite.to);
+      alternatives.push({ type: rt.name, template });
+    }
+    const names = new Set(alternatives.map((a) => norm(a.type)));
+    if (alternatives.length < 2 || names.size !== alternatives.length) {
+      out.push(entry);
+      continue;
+    }
+    changed = true;
+    for (const { type, template } of alternatives) {
+      const typed = { a: entry.a, when: [...(entry.when ?? []), { path: typeMember, op: 'NamesType', value: type }], r: [template] };
+      if (entry.opt === true) typed.opt = true;
+      out.push(typed);
+    }
+  }
+  return changed ? { entries: out, paths: [typeMember, idMember] } : undefined;
 }
 
 /**

@@ -712,7 +712,14 @@ function conditionHolds(condition: RouteCondition, read: MemberReader): boolean 
       return present.some((v) => wordPattern(value).test(v));
     case 'INotContainsWord':
       return present.every((v) => !wordPattern(value).test(v));
+    case 'NamesType':
+      return present.some((v) => typeName(v) === typeName(value));
   }
+}
+
+/** A resource type's name as a request's ResourceType may spell it: ManagedInstance, managed-instance and MANAGED_INSTANCE are one. */
+function typeName(value: string): string {
+  return value.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
 const wordPatterns = new Map<string, RegExp>();

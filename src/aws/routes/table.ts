@@ -24,7 +24,9 @@ export type ConditionOp =
   | 'NotContains'
   | 'NotStartsWith'
   | 'IContainsWord'
-  | 'INotContainsWord';
+  | 'INotContainsWord'
+  /** The value names the resource type `value` (ManagedInstance: managed-instance): equal once case and all but letters and digits are dropped. */
+  | 'NamesType';
 
 /** A test on a request member deciding whether an IAM entry applies. */
 export interface RouteCondition {

@@ -1,0 +1,81 @@
+// Classes of valid calls the peer suite (npm run test:peer: moto's own tests through countersign)
+// found refused, each fixed by a generic rule of the route generator (scripts/routes/generate.js)
+// and checked here on the requests moto's tests send, and on the requests that must stay refused.
+import { describe, expect, it } from 'vitest';
+import { parseQuery } from '../../src/aws/query-string.js';
+import { iamNeeds, requestMembers, type IamResult } from '../../src/aws/routes/iam-actions.js';
+import { getService, matchRestOperation, matchTargetOperation, type RouteService } from '../../src/aws/routes/table.js';
+
+const ACCOUNT = '123456789012';
+
+function service(id: string): RouteService {
+  const s = getService(id);
+  if (s === undefined) throw new Error(`no service ${id}`);
+  return s;
+}
+
+function summary(result: IamResult): string[] | string {
+  if (!result.ok) return `refused: ${result.reason}`;
+  return result.needs.map((n) => `${n.action} ${n.resource.arn}${n.wildcard ? ' ~' : ''}`);
+}
+
+function json(id: string, target: string, body: unknown): string[] | string {
+  const s = service(id);
+  const op = matchTargetOperation(s, target);
+  if (op === undefined) throw new Error(`no operation for ${target}`);
+  const parts = { query: {}, headers: {}, body: Buffer.from(JSON.stringify(body)), protocol: 'json' as const };
+  return summary(iamNeeds(s, op, requestMembers(op, parts), { region: 'us-east-1', account: ACCOUNT }));
+}
+
+function rest(id: string, method: string, target: string, body?: string): string[] | string {
+  const [path = '/', rawQuery = ''] = target.split('?');
+  const query = parseQuery(rawQuery);
+  const s = service(id);
+  const match = matchRestOperation(s, method, path, query, {}, {});
+  if (match === undefined) throw new Error('no route');
+  const parts = { labels: match.labels, query, headers: {}, body: body === undefined ? undefined : Buffer.from(body), protocol: s.protocol };
+  return summary(iamNeeds(s, match.operation, requestMembers(match.operation, parts), { region: 'us-east-1', account: ACCOUNT }));
+}
+
+describe('resources named by a type and an id (ResourceType + ResourceId), not by an ARN', () => {
+  const ssm = (op: string, ResourceType: string, ResourceId: string) =>
+    json('ssm', `AmazonSSM.${op}`, { ResourceType, ResourceId, ...(op === 'AddTagsToResource' ? { Tags: [{ Key: 'k', Value: 'v' }] } : {}), ...(op === 'RemoveTagsFromResource' ? { TagKeys: ['k'] } : {}) });
+
+  it('SSM tagging: the type picks the ARN the id goes into', () => {
+    expect(ssm('AddTagsToResource', 'Document', 'my-doc')).toEqual([`ssm:AddTagsToResource arn:aws:ssm:us-east-1:${ACCOUNT}:document/my-doc`]);
+    expect(ssm('ListTagsForResource', 'MaintenanceWindow', 'mw-0123456789abcdef0')).toEqual([`ssm:ListTagsForResource arn:aws:ssm:us-east-1:${ACCOUNT}:maintenancewindow/mw-0123456789abcdef0`]);
+    expect(ssm('RemoveTagsFromResource', 'ManagedInstance', 'mi-0123456789abcdef0')).toEqual([`ssm:RemoveTagsFromResource arn:aws:ssm:us-east-1:${ACCOUNT}:managed-instance/mi-0123456789abcdef0`]);
+    expect(ssm('AddTagsToResource', 'PatchBaseline', 'pb-0123456789abcdef0')).toEqual([`ssm:AddTagsToResource arn:aws:ssm:us-east-1:${ACCOUNT}:patchbaseline/pb-0123456789abcdef0`]);
+    expect(ssm('AddTagsToResource', 'OpsItem', 'oi-0123456789ab')).toEqual([`ssm:AddTagsToResource arn:aws:ssm:us-east-1:${ACCOUNT}:opsitem/oi-0123456789ab`]);
+  });
+
+  it('SSM tagging of a parameter: the parameter ARN, as GetParameter names it', () => {
+    expect(ssm('AddTagsToResource', 'Parameter', '/app/db')).toEqual([`ssm:AddTagsToResource arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/app/db`]);
+    expect(ssm('ListTagsForResource', 'Parameter', 'plain')).toEqual([`ssm:ListTagsForResource arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/plain`]);
+  });
+
+  it('a type IAM has no resource type for, or none at all, is refused, never widened to "*"', () => {
+    // SSM's Automation: IAM knows automation-execution and automation-definition, not "automation".
+    expect(ssm('AddTagsToResource', 'Automation', 'abc')).toMatch(/^refused: no IAM entry of ssm:AddTagsToResource applies/);
+    expect(ssm('AddTagsToResource', 'foo', 'abc')).toMatch(/^refused: /);
+    expect(ssm('AddTagsToResource', '', 'abc')).toMatch(/^refused: /);
+    // The EC2 instance type of ssm:AddTagsToResource is no SSM ResourceType.
+    expect(ssm('AddTagsToResource', 'instance', 'i-0123456789abcdef0')).toMatch(/^refused: /);
+  });
+
+  it('a value that would read two ways is not taken apart: the type must name one resource type whole', () => {
+    expect(ssm('AddTagsToResource', 'Document/x', 'my-doc')).toMatch(/^refused: /);
+    expect(ssm('AddTagsToResource', 'DocumentMaintenanceWindow', 'my-doc')).toMatch(/^refused: /);
+  });
+
+  it('Route 53 tags: healthcheck or hostedzone from the path', () => {
+    expect(rest('route53', 'GET', '/2013-04-01/tags/hostedzone/Z0123456789')).toEqual(['route53:ListTagsForResource arn:aws:route53:::hostedzone/Z0123456789']);
+    expect(rest('route53', 'GET', '/2013-04-01/tags/healthcheck/abc-123')).toEqual(['route53:ListTagsForResource arn:aws:route53:::healthcheck/abc-123']);
+    expect(rest('route53', 'GET', '/2013-04-01/tags/trafficpolicy/abc')).toMatch(/^refused: /);
+  });
+
+  it('Machine Learning tags: the model, data source, evaluation or batch prediction', () => {
+    expect(json('machinelearning', 'AmazonML_20141212.AddTags', { ResourceType: 'MLModel', ResourceId: 'ml-1', Tags: [] })).toEqual([`machinelearning:AddTags arn:aws:machinelearning:us-east-1:${ACCOUNT}:mlmodel/ml-1`]);
+    expect(json('machinelearning', 'AmazonML_20141212.DescribeTags', { ResourceType: 'DataSource', ResourceId: 'ds-1' })).toEqual([`machinelearning:DescribeTags arn:aws:machinelearning:us-east-1:${ACCOUNT}:datasource/ds-1`]);
+  });
+});
