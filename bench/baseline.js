@@ -77,7 +77,7 @@ export function resolveBaseline(spec = process.env.BENCH_BASELINE) {
 
 /** What the build under test is: HEAD, and whether src/ has changes not committed (dist/ is built from the working tree). */
 export function describeWorkingTree() {
-  const head = git(['rev-parse', '--short', 'HEAD']);
+  const head = gitOrUndefined(['rev-parse', '--short', 'HEAD']) ?? 'unknown: not a git checkout';
   const changed = (gitOrUndefined(['status', '--porcelain', '--', 'src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) ?? '').split('\n').filter(Boolean).length;
   return { head, changed };
 }
