@@ -486,6 +486,11 @@ function createResolver(iam, overrides, problems) {
     }
     let kept = resolved.filter((e) => e !== undefined);
     if (overrides.curated[key] === undefined) {
+      const readByOperation = new Set(kept.flatMap((e) => (e.r ?? []).flatMap((t) => referencesOf(t.replace(/^\?/, '')).map((r) => r.split(/[.[]/)[0]))));
+      for (const entry of kept) {
+        const added = nameOrArnTemplates(entry, members, memberExists, readByOperation);
+        added.forEach((m) => paths.add(m));
+      }
       const typed = typedResourceEntries(iam, service, kept, members, required, memberExists);
       if (typed !== undefined) {
         kept = typed.entries;
@@ -504,6 +509,37 @@ function createResolver(iam, overrides, problems) {
     }
     return { entries: [...kept.filter((e) => e.a !== service.tagOnCreate.action), ...tagging], paths };
   };
+}
+
+/**
+ * Name or ARN: an optional member naming the resource (Kinesis StreamName) whose sibling member
+ * gives the same resource's whole ARN (StreamARN; the request sends one or the other). A
+ * template filled from the name alone would leave a request with only the ARN naming no
+ * resource, and refused; the ARN member is added as an alternative template (`?${StreamARN}`),
+ * each optional, so the request needs the resource it names either way (both given: both are
+ * asked). Neither given: nothing is filled and the request is refused as before. Only where the
+ * name member is optional (a required name needs no alternative) and no entry of the operation
+ * reads the ARN member already (`read`). Changes `entry` in place; returns the members added.
+ */
+function nameOrArnTemplates(entry, members, memberExists, read) {
+  if (entry.r === undefined) return [];
+  const added = [];
+  const out = [];
+  for (const template of entry.r) {
+    out.push(template);
+    if (!template.startsWith('?')) continue;
+    const refs = referencesOf(template.slice(1));
+    const name = refs.length === 1 ? refs[0] : undefined;
+    if (name === undefined || /[.[{]/.test(name) || isArnName(name) || !/(Name|Id|Identifier)$/.test(name)) continue;
+    const stem = norm(name).replace(/(name|id|identifier)$/, '');
+    if (stem.length < 3) continue;
+    const arn = Object.keys(members).find((n) => norm(n) === `${stem}arn` && typeOf(members[n]) === 'string' && !read.has(n) && memberExists(n));
+    if (arn === undefined || added.includes(arn)) continue;
+    out.push(`?\${${arn}}`);
+    added.push(arn);
+  }
+  if (added.length > 0) entry.r = out;
+  return added;
 }
 
 /**

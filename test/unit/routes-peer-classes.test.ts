@@ -79,3 +79,31 @@ describe('resources named by a type and an id (ResourceType + ResourceId), not b
     expect(json('machinelearning', 'AmazonML_20141212.DescribeTags', { ResourceType: 'DataSource', ResourceId: 'ds-1' })).toEqual([`machinelearning:DescribeTags arn:aws:machinelearning:us-east-1:${ACCOUNT}:datasource/ds-1`]);
   });
 });
+
+describe('a resource named by its name or by its ARN (two optional members)', () => {
+  const stream = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/orders`;
+
+  it('Kinesis: StreamName or StreamARN, the same stream either way', () => {
+    expect(json('kinesis', 'Kinesis_20131202.PutRecord', { StreamName: 'orders', Data: 'eA==', PartitionKey: 'p' })).toEqual([`kinesis:PutRecord ${stream}`]);
+    expect(json('kinesis', 'Kinesis_20131202.PutRecord', { StreamARN: stream, Data: 'eA==', PartitionKey: 'p' })).toEqual([`kinesis:PutRecord ${stream}`]);
+    expect(json('kinesis', 'Kinesis_20131202.DescribeStreamSummary', { StreamARN: stream })).toEqual([`kinesis:DescribeStreamSummary ${stream}`]);
+  });
+
+  it('both given: both are asked (the request may name two streams)', () => {
+    const other = `arn:aws:kinesis:us-east-1:${ACCOUNT}:stream/other`;
+    expect(json('kinesis', 'Kinesis_20131202.DeleteStream', { StreamName: 'orders', StreamARN: other })).toEqual([`kinesis:DeleteStream ${stream}`, `kinesis:DeleteStream ${other}`]);
+  });
+
+  it('neither given, or an ARN member that holds no ARN: refused', () => {
+    expect(json('kinesis', 'Kinesis_20131202.DeleteStream', {})).toMatch(/^refused: /);
+    expect(json('kinesis', 'Kinesis_20131202.DeleteStream', { StreamARN: 'orders' })).toMatch(/^refused: /);
+  });
+
+  it('IoT: a thing named by its ARN is asked too (it used to be left out, asking for the group alone)', () => {
+    const thing = `arn:aws:iot:us-east-1:${ACCOUNT}:thing/sensor-1`;
+    expect(rest('iot', 'PUT', '/billing-groups/addThingToBillingGroup', JSON.stringify({ billingGroupName: 'g', thingArn: thing }))).toEqual([
+      `iot:AddThingToBillingGroup arn:aws:iot:us-east-1:${ACCOUNT}:billinggroup/g`,
+      `iot:AddThingToBillingGroup ${thing}`,
+    ]);
+  });
+});
