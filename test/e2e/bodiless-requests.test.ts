@@ -5,9 +5,7 @@
 // body). The rule they pin: every header countersign signs is one that arrives upstream. S3
 // traffic reaches moto through a recording tap, which checks it for every forwarded request.
 import { execFile } from 'node:child_process';
-import { request as httpRequest, createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
+import { request as httpRequest } from 'node:http';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boto3Calls } from '../support/boto3.js';
@@ -15,6 +13,7 @@ import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } fr
 import { adminEnv, countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { venvBin } from '../support/python.js';
 import { send, signedRequest, type RawResponse } from '../support/raw-requests.js';
+import { startTap, type Forwarded } from '../support/tap.js';
 
 const run = promisify(execFile);
 
@@ -29,29 +28,6 @@ rules:
     resources: ["arn:aws:s3:::bodiless-*"]
     credentials: { roleArn: "${moto.roleArn}" }
 `;
-}
-
-interface Forwarded {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-}
-
-/** An HTTP pass-through to moto that records the head of every request countersign forwarded. */
-async function startTap(target: string): Promise<{ url: string; seen: Forwarded[]; close(): void }> {
-  const upstream = new URL(target);
-  const seen: Forwarded[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
-    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      pipeline(answer, res, () => {});
-    });
-    out.on('error', () => res.destroy());
-    pipeline(req, out, (error) => error && out.destroy(error));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => server.close() };
 }
 
 /** The names a forwarded request's Authorization header says were signed. */

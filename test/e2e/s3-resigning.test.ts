@@ -8,11 +8,8 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boto3Calls as boto3 } from '../support/boto3.js';
 import { agentEnv, startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
@@ -20,6 +17,7 @@ import { registerSecret } from '../support/evidence.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { adminEnv, countersignEnv, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { repoRoot, venvBin } from '../support/python.js';
+import { startTap, type Forwarded, type Tap } from '../support/tap.js';
 
 const SUPPORT = path.join(repoRoot, 'test', 'support');
 const MiB = 1024 * 1024;
@@ -126,50 +124,6 @@ chunked_upload.main()
 
 // ---- the recording tap between countersign and moto --------------------------------------
 
-interface Forwarded {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  /** The whole body, kept for signed streaming uploads only. */
-  body?: Buffer;
-}
-
-interface Tap {
-  url: string;
-  seen: Forwarded[];
-  close(): void;
-}
-
-/**
- * An HTTP pass-through to `target` that records every request it forwards. moto answers every
- * request with `Connection: close`; the tap keeps countersign's connection alive instead, as S3
- * does, except for keys under closing/, where it passes the close on.
- */
-async function startTap(target: string): Promise<Tap> {
-  const upstream = new URL(target);
-  const seen: Forwarded[] = [];
-  const server: Server = createServer((req, res) => {
-    const record: Forwarded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
-    seen.push(record);
-    if (String(req.headers['x-amz-content-sha256']).startsWith('STREAMING-AWS4-HMAC-SHA256')) {
-      const parts: Buffer[] = [];
-      req.on('data', (d: Buffer) => parts.push(d));
-      req.on('end', () => (record.body = Buffer.concat(parts)));
-    }
-    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      const headers = { ...answer.headers };
-      if (!record.url.includes('/closing/')) delete headers.connection;
-      res.writeHead(answer.statusCode ?? 502, headers);
-      pipeline(answer, res, () => {});
-    });
-    out.on('error', () => res.destroy());
-    // A request cut off on the way in is cut off on the way out too.
-    pipeline(req, out, (error) => error && out.destroy(error));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => server.close() };
-}
-
 // ---- helpers -------------------------------------------------------------------------------
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -221,7 +175,9 @@ describe('S3 signing variants through countersign', { timeout: 120_000 }, () => 
 
   beforeAll(async () => {
     moto = await startMoto();
-    tap = await startTap(moto.endpoint);
+    // moto closes every connection; the tap keeps countersign's alive, as S3 does, except for
+    // keys under closing/. Signed streaming uploads keep their bodies for the chunk checks.
+    tap = await startTap(moto.endpoint, { keepAlive: (url) => !url.includes('/closing/'), keepBody: (headers) => String(headers['x-amz-content-sha256']).startsWith('STREAMING-AWS4-HMAC-SHA256') });
     await seedS3(moto, DATA, { 'presigned/report one.txt': 'presigned body', 'locked/keep.txt': 'locked' });
     await seedS3(moto, SHARED, { 'doc.txt': 'shared document' });
     await seedS3(moto, PRIVATE, { 'secret.txt': 'private document' });

@@ -4,32 +4,13 @@
 // Through the real proxy against moto with authentication on, the request is refused with
 // AmbiguousRequest and not one byte reaches moto: IAM traffic goes through a recording tap, and
 // no credentials are minted for it.
-import { request as httpRequest, createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { boto3Calls } from '../support/boto3.js';
 import { startCountersign, type AgentKey, type CountersignProcess } from '../support/countersign.js';
 import { adminEnv, countersignEnv, startMoto, type MotoServer } from '../support/moto.js';
 import { assumedRoles } from '../support/moto-state.js';
 import { send, signedRequest, type RawResponse } from '../support/raw-requests.js';
-
-/** An HTTP pass-through to moto that counts the requests countersign forwarded. */
-async function startTap(target: string): Promise<{ url: string; seen: string[]; close(): void }> {
-  const upstream = new URL(target);
-  const seen: string[] = [];
-  const server: Server = createServer((req, res) => {
-    seen.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      pipeline(answer, res, () => {});
-    });
-    out.on('error', () => res.destroy());
-    pipeline(req, out, (error) => error && out.destroy(error));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => server.close() };
-}
+import { startTap } from '../support/tap.js';
 
 const TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
 const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
