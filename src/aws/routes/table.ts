@@ -412,15 +412,33 @@ function routesOf(service: RouteService): readonly CompiledRoute[] {
 }
 
 /** The most specific path score of any route of the service for this path (any method). */
-function bestPathScore(service: RouteService, rawPath: string): Score | undefined {
-  let best: Score | undefined;
-  const path = rawPath.split('?', 1)[0] ?? '';
-  for (const route of routesOf(service)) {
-    if (!route.pattern.test(path)) continue;
-    if (best === undefined || compareScore(route.pathScore, best) > 0) best = route.pathScore;
+const pathPatterns = new WeakMap<RouteService, ReadonlyArray<{ readonly pattern: RegExp; readonly score: Score }>>();
+
+/**
+ * A service's distinct path patterns, most specific first. Many operations share one (S3 has
+ * about a hundred on three paths), and the best score is the first that matches, so a path is
+ * tested against each shape once, not once per operation: in endpoint mode, where the Host names
+ * no service, this runs for every REST request of every service a signing name covers.
+ */
+function pathPatternsOf(service: RouteService): ReadonlyArray<{ readonly pattern: RegExp; readonly score: Score }> {
+  let patterns = pathPatterns.get(service);
+  if (patterns === undefined) {
+    const bySource = new Map<string, { pattern: RegExp; score: Score }>();
+    for (const route of routesOf(service)) {
+      const known = bySource.get(route.pattern.source);
+      if (known === undefined || compareScore(route.pathScore, known.score) > 0) bySource.set(route.pattern.source, { pattern: route.pattern, score: route.pathScore });
+    }
+    patterns = [...bySource.values()].sort((a, b) => compareScore(b.score, a.score));
+    pathPatterns.set(service, patterns);
   }
-  if (best === undefined && !service.protocol.startsWith('rest-') && (path === '/' || path === '')) best = [0, 0, 0];
-  return best;
+  return patterns;
+}
+
+function bestPathScore(service: RouteService, rawPath: string): Score | undefined {
+  const path = rawPath.split('?', 1)[0] ?? '';
+  for (const { pattern, score } of pathPatternsOf(service)) if (pattern.test(path)) return score;
+  if (!service.protocol.startsWith('rest-') && (path === '/' || path === '')) return [0, 0, 0];
+  return undefined;
 }
 
 export interface RestMatch {
