@@ -304,6 +304,8 @@ interface CompiledRoute {
   readonly knownQuery: ReadonlySet<string>;
   /** Path specificity: literal segments, literal characters, labels that are not greedy. */
   readonly pathScore: Score;
+  /** What matchRestOperation ranks a match by: host-bound, the path's score, literal query keys, required members. */
+  readonly matchScore: Score;
 }
 
 /** Compared element by element, higher is more specific. */
@@ -399,6 +401,7 @@ function compileRoute(operation: RouteOperation): CompiledRoute {
     queryLiterals,
     knownQuery: new Set([...operation.queryMembers, ...queryLiterals.map(([k]) => k)]),
     pathScore: [literalSegments, literalChars, exactLabels],
+    matchScore: [operation.hostLabelPrefix === undefined ? 0 : 1, literalSegments, literalChars, exactLabels, queryLiterals.length, operation.requiredQuery.length + operation.requiredHeaders.length],
   };
 }
 
@@ -507,7 +510,7 @@ export function matchRestOperation(
     if (!route.operation.requiredHeaders.every((name) => headers[name] !== undefined)) continue;
     const match = route.pattern.exec(path);
     if (match === null) continue;
-    const score = [only === undefined ? 0 : 1, ...route.pathScore, route.queryLiterals.length, route.operation.requiredQuery.length + route.operation.requiredHeaders.length];
+    const score = route.matchScore;
     const cmp = best === undefined ? 1 : compareScore(score, best.score);
     if (cmp > 0) {
       best = { route, match, score };
