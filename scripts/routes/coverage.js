@@ -5,7 +5,7 @@
 // For every operation of every service in src/aws/routes/routes.json: does it classify to at
 // least one IAM action, and does every action it needs get a resource -- an ARN built from the
 // request, or "*" where IAM documents the action as taking no resource? Reads only the table,
-// so it runs without aws-sdk installed.
+// so it runs without botocore installed.
 //
 //   node scripts/routes/coverage.js [--verbose SERVICE...] [--json]
 //

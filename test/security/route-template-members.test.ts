@@ -7,14 +7,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../scripts/routes/generate.js';
+import { gunzipSync } from 'node:zlib';
+import { generate, locateBotocore } from '../../scripts/routes/generate.js';
 import { overrideEntryProblems, TEMPLATE_MEMBER_ERROR, type OverrideEntry, type TemplateMemberError } from '../../scripts/routes/template-members.js';
 import { routeTable, type RouteOperation, type RouteService } from '../../src/aws/routes/table.js';
 import { pairs, refusal, run, type Request } from '../support/classify-request.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const APIS = join(root, 'node_modules/aws-sdk/apis');
-const hasAwsSdk = existsSync(join(APIS, 'metadata.json'));
+const botocore = (() => {
+  try {
+    return locateBotocore();
+  } catch {
+    return undefined;
+  }
+})();
+const hasBotocore = botocore !== undefined;
 
 function createSecret(body: Record<string, unknown>): Request {
   return {
@@ -73,7 +80,9 @@ const models = new Map<string, Model>();
 function modelOf(service: RouteService): Model {
   let model = models.get(service.model);
   if (model === undefined) {
-    model = JSON.parse(readFileSync(join(APIS, `${service.model}.min.json`), 'utf8')) as Model;
+    // "<botocore service>-<api version>": botocore/data/<service>/<version>/service-2.json[.gz]
+    const file = join(botocore?.data ?? '', service.model.slice(0, -11), service.model.slice(-10), 'service-2.json');
+    model = JSON.parse(existsSync(file) ? readFileSync(file, 'utf8') : gunzipSync(readFileSync(`${file}.gz`)).toString('utf8')) as Model;
     models.set(service.model, model);
   }
   return model;
@@ -133,8 +142,8 @@ function readsOf(op: RouteOperation): Array<{ readonly action: string; readonly 
 }
 
 describe('every template variable of the shipped route table is a member of its operation', () => {
-  if (!hasAwsSdk) {
-    it.skip('skipped: node_modules/aws-sdk is missing (it is a devDependency: run npm install)', () => {});
+  if (!hasBotocore) {
+    it.skip('skipped: botocore is missing (pip install -r requirements-test.txt into .venv)', () => {});
     return;
   }
 
@@ -225,7 +234,7 @@ describe('the route generator rejects a template variable that is not an input m
     expect(problems({ action: 'x:Y', vars: { Id: '*', Other: ['${Name}', '${Tags[].Key}'] } })).toEqual([]);
   });
 
-  it.skipIf(!hasAwsSdk)('fails the whole generation, listing every offending entry (the uncurated CreateSecret seed among them)', () => {
+  it.skipIf(!hasBotocore)('fails the whole generation, listing every offending entry (the uncurated CreateSecret seed among them)', () => {
     const overrides = JSON.parse(readFileSync(join(root, 'src/aws/routes/overrides.json'), 'utf8')) as { curated: Record<string, unknown> };
     // The seed's CreateSecret entry again (it reads SecretId), and three bogus curated ones:
     // a wire name for a member, a path past a map's keys, a nested member that does not exist.

@@ -170,3 +170,39 @@ describe('REST JSON and EC2', () => {
     expect(pairs(terminate)).toEqual(['ec2:TerminateInstances arn:aws:ec2:us-east-1::instance/i-1', 'ec2:TerminateInstances arn:aws:ec2:us-east-1::instance/i-2']);
   });
 });
+
+describe('Smithy RPC v2 CBOR', () => {
+  // botocore lists smithy-rpc-v2-cbor first for CloudWatch (then json, query); countersign reads
+  // JSON and query, not CBOR, and refuses a CBOR request by name.
+  const cbor = (service: string, host: string, path: string, headers: ClassifyInput['headers']): Request => ({
+    method: 'POST',
+    host,
+    rawPath: path,
+    headers: { 'content-length': '4', ...headers },
+    body: Buffer.from([0xa1, 0x61, 0x61, 0x01]),
+    service,
+  });
+
+  it('refuses a CBOR request, also with an X-Amz-Target or without the smithy-protocol header', () => {
+    const path = '/service/GraniteServiceVersion20100801/operation/DeleteAlarms';
+    const message = /^UnclassifiedRequest: Request not classified: the request speaks Smithy RPC v2 \(rpc-v2-cbor, a CBOR body\), which countersign does not read/;
+    expect(refusal(cbor('monitoring', 'monitoring.us-east-1.amazonaws.com', path, { 'smithy-protocol': 'rpc-v2-cbor', 'content-type': 'application/cbor', accept: 'application/cbor' }))).toMatch(message);
+    expect(refusal(cbor('monitoring', 'monitoring.us-east-1.amazonaws.com', path, { 'smithy-protocol': 'rpc-v2-cbor', 'x-amz-target': 'GraniteServiceVersion20100801.DeleteAlarms', 'content-type': 'application/x-amz-json-1.0' }))).toMatch(message);
+    expect(refusal(cbor('monitoring', 'monitoring.us-east-1.amazonaws.com', path, { 'content-type': 'application/cbor' }))).toMatch(message);
+    expect(refusal(cbor('arc-region-switch', 'arc-region-switch.us-east-1.amazonaws.com', '/service/ArcRegionSwitch/operation/ListPlans', { 'smithy-protocol': 'rpc-v2-cbor', 'content-type': 'application/cbor' }))).toMatch(message);
+  });
+
+  it('classifies CloudWatch in JSON and in query', () => {
+    const json: Request = {
+      method: 'POST',
+      host: 'monitoring.us-east-1.amazonaws.com',
+      rawPath: '/',
+      headers: { 'x-amz-target': 'GraniteServiceVersion20100801.DeleteAlarms', 'content-type': 'application/x-amz-json-1.0' },
+      body: Buffer.from(JSON.stringify({ AlarmNames: ['a', 'b'] })),
+      service: 'monitoring',
+    };
+    const alarms = ['cloudwatch:DeleteAlarms arn:aws:cloudwatch:us-east-1::alarm:a', 'cloudwatch:DeleteAlarms arn:aws:cloudwatch:us-east-1::alarm:b'];
+    expect(pairs(run(json))).toEqual(alarms);
+    expect(pairs(run({ ...form('monitoring', 'Action=DeleteAlarms&Version=2010-08-01&AlarmNames.member.1=a&AlarmNames.member.2=b'), host: 'monitoring.us-east-1.amazonaws.com' }))).toEqual(alarms);
+  });
+});

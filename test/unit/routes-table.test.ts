@@ -1,18 +1,25 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { locateBotocore } from '../../scripts/routes/generate.js';
 import { parseRouteTable, routeTable } from '../../src/aws/routes/table.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const committedPath = join(root, 'src/aws/routes/routes.json');
-const hasAwsSdk = existsSync(join(root, 'node_modules/aws-sdk/apis/metadata.json'));
+const botocore = (() => {
+  try {
+    return locateBotocore();
+  } catch {
+    return undefined;
+  }
+})();
 
 describe('routes.json is what scripts/routes/generate.js makes of its inputs', () => {
-  if (!hasAwsSdk) {
-    it.skip('skipped: node_modules/aws-sdk is missing (it is a devDependency: run npm install)', () => {});
+  if (botocore === undefined) {
+    it.skip('skipped: botocore is missing (pip install -r requirements-test.txt into .venv)', () => {});
     return;
   }
 
@@ -34,16 +41,21 @@ describe('routes.json is what scripts/routes/generate.js makes of its inputs', (
     }
   }, 60_000);
 
-  it('records the aws-sdk version it was generated from', () => {
-    const version = (JSON.parse(readFileSync(join(root, 'node_modules/aws-sdk/package.json'), 'utf8')) as { version: string }).version;
-    expect(routeTable().source.awsSdkVersion).toBe(version);
+  it('records the botocore version it was generated from, the one requirements-test.txt pins', () => {
+    const pinned = /^botocore==(\S+)$/m.exec(readFileSync(join(root, 'requirements-test.txt'), 'utf8'))?.[1];
+    expect(botocore?.version).toBe(pinned);
+    expect(routeTable().source.botocoreVersion).toBe(pinned);
+  });
+
+  it('fails with a clear message when botocore is missing', () => {
+    expect(() => locateBotocore(join(tmpdir(), 'no-botocore-here'))).toThrow(/^botocore is missing: install it with/);
   });
 });
 
 describe('the route table', () => {
   it('names its sources and their licenses', () => {
     const { source } = routeTable();
-    expect(source.models).toMatch(/^aws-sdk@2\.\d+\.\d+ .*Apache-2\.0/);
+    expect(source.models).toMatch(/^botocore@1\.\d+\.\d+ .*Apache-2\.0/);
     expect(source.iamActions).toMatch(/@cloud-copilot\/iam-data@.*MIT/);
     expect(source.overrides).toMatch(/iam-dataset.*MIT/);
     const overrides = JSON.parse(readFileSync(join(root, 'src/aws/routes/overrides.json'), 'utf8')) as { source: { license: string; licenseFile: string } };
@@ -59,10 +71,10 @@ describe('the route table', () => {
     expect(services.get('s3')?.operations.get('GetObject')?.requestUri).toBe('/{Bucket}/{Key+}');
   });
 
-  it('applies the overlay: CloudWatch and SQS speak JSON and query', () => {
+  it('CloudWatch and SQS speak JSON and query (the model: CloudWatch lists CBOR first, which is not read; the overlay: SQS still takes query)', () => {
     const { services } = routeTable();
     const cloudwatch = services.get('cloudwatch');
-    expect(cloudwatch?.protocols).toEqual(['query', 'json']);
+    expect(cloudwatch?.protocols).toEqual(['json', 'query']);
     expect(cloudwatch?.targetPrefix).toBe('GraniteServiceVersion20100801');
     expect(cloudwatch?.jsonVersion).toBe('1.0');
     expect(cloudwatch?.iamPrefix).toBe('cloudwatch');

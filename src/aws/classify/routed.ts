@@ -76,7 +76,26 @@ function single(value: string | readonly string[] | undefined, name: string): st
   return value[0];
 }
 
+/**
+ * Smithy RPC v2 CBOR (POST /service/<Service>/operation/<Operation>, a CBOR body, header
+ * smithy-protocol: rpc-v2-cbor; botocore lists it first for CloudWatch and others): countersign
+ * does not read CBOR, so it cannot say what such a request asks. Refused by name before anything
+ * else reads it (any smithy-protocol header: no protocol countersign reads sends one); the
+ * service's JSON or query form is classified.
+ */
+function rpcV2Protocol(head: ClassifyHead): string | undefined {
+  const protocol = head.headers['smithy-protocol'];
+  if (protocol !== undefined) return (Array.isArray(protocol) ? protocol.join(', ') : String(protocol)).slice(0, 32);
+  const contentType = head.headers['content-type'];
+  if (typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/cbor') && /^\/service\/[^/]+\/operation\/[^/]+$/.test(head.rawPath)) return 'rpc-v2-cbor';
+  return undefined;
+}
+
 export function planRouted(head: ClassifyHead): ClassificationPlan {
+  const rpcV2 = rpcV2Protocol(head);
+  if (rpcV2 !== undefined) {
+    throw unclassified(`the request speaks Smithy RPC v2 (${nameForMessage(rpcV2)}, a CBOR body), which countersign does not read; send the service's JSON or query request`);
+  }
   const wire = wireProtocol(head);
   if (wire === 'json') return jsonPlan(head);
   if (wire === 'query') return queryPlan(head);
