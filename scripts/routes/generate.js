@@ -560,6 +560,8 @@ function createResolver(iam, overrides, problems) {
     }
     let kept = resolved.filter((e) => e !== undefined);
     if (overrides.curated[key] === undefined) {
+      for (const entry of kept) namedWholeTemplates(iam, service, entry, members);
+      kept = mergeSameAction(kept);
       const readByOperation = new Set(kept.flatMap((e) => (e.r ?? []).flatMap((t) => referencesOf(t.replace(/^\?/, '')).map((r) => r.split(/[.[]/)[0]))));
       for (const entry of kept) {
         const added = nameOrArnTemplates(entry, members, memberExists, readByOperation);
@@ -583,6 +585,59 @@ function createResolver(iam, overrides, problems) {
     }
     return { entries: [...kept.filter((e) => e.a !== service.tagOnCreate.action), ...tagging], paths };
   };
+}
+
+/**
+ * A name given where the entry expects a whole ARN: a template that is just one member
+ * (`${DocumentName}`, `${LayerName}`: seeded entries write so when the member may be an ARN)
+ * refuses every name. When the member is no ARN member and exactly one resource type of the
+ * action (of its own service) has one variable that the member names (DocumentName fills
+ * document/${DocumentName}), the template becomes that type's ARN with the member in it: a name
+ * fills it, an ARN of the service given there is used whole (iam-actions.ts), anything else is
+ * refused as before. SSM SendCommand's document, Lambda layers by name or ARN.
+ */
+function namedWholeTemplates(iam, service, entry, members) {
+  if (entry.r === undefined) return;
+  const [prefix = '', name = ''] = entry.a.split(':');
+  const action = prefix === service.iamPrefix ? iam.action(prefix, name) : undefined;
+  if (action === undefined) return;
+  entry.r = entry.r.map((raw) => {
+    const optional = raw.startsWith('?');
+    const m = /^\$\{([A-Za-z0-9_]+)\}$/.exec(optional ? raw.slice(1) : raw);
+    const member = m?.[1];
+    if (member === undefined || isArnName(member) || typeOf(members[member] ?? {}) !== 'string') return raw;
+    const fits = [];
+    for (const rt of action.resourceTypes) {
+      const type = iam.resourceType(prefix, rt.name);
+      if (type === undefined) continue;
+      const arn = type.arn.replaceAll('${AccountId}', '${Account}');
+      if (!arn.startsWith(`arn:\${Partition}:${prefix}:`)) continue;
+      const variables = [...new Set([...arn.matchAll(/\$\{([^}]+)\}/g)].map((v) => v[1]).filter((v) => !CONTEXT_VARIABLES.has(v)))];
+      if (variables.length === 1 && norm(variables[0]) === norm(member)) fits.push(arn.replaceAll(`\${${variables[0]}}`, `\${${member}}`));
+    }
+    if (fits.length !== 1) return raw;
+    let template = fits[0];
+    for (const rewrite of service.rewrites) template = template.replace(new RegExp(rewrite.pattern, 'g'), rewrite.to);
+    return optional ? `?${template}` : template;
+  });
+}
+
+/**
+ * Two entries of one action, neither conditional, optional or refused, each with templates the
+ * request may leave unfilled (DynamoDB RestoreTableToPointInTime: the source and target tables by
+ * name, and the source by SourceTableArn): each entry alone refuses a request that fills none
+ * of its own templates, though the other names the resource. They are one entry: the request
+ * must name at least one of its resources, and needs every one it names.
+ */
+function mergeSameAction(entries) {
+  const plain = (e) => e.when === undefined && e.x === undefined && e.opt === undefined && e.unknown === undefined && e.fb === undefined && e.r !== undefined && e.r.every((t) => t.startsWith('?'));
+  const out = [];
+  for (const entry of entries) {
+    const into = plain(entry) ? out.find((e) => e.a === entry.a && plain(e)) : undefined;
+    if (into === undefined) out.push(entry);
+    else into.r = [...new Set([...into.r, ...entry.r])];
+  }
+  return out;
 }
 
 /**

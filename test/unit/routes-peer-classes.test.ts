@@ -107,3 +107,36 @@ describe('a resource named by its name or by its ARN (two optional members)', ()
     ]);
   });
 });
+
+describe('one action in two entries, each naming the resource its own way', () => {
+  const table = (name: string) => `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${name}`;
+
+  it('DynamoDB RestoreTableToPointInTime: the source by name or by ARN, and the target', () => {
+    expect(json('dynamodb', 'DynamoDB_20120810.RestoreTableToPointInTime', { SourceTableName: 'orders', TargetTableName: 'orders-restored' })).toEqual([
+      `dynamodb:RestoreTableToPointInTime ${table('orders')}`,
+      `dynamodb:RestoreTableToPointInTime ${table('orders-restored')}`,
+    ]);
+    expect(json('dynamodb', 'DynamoDB_20120810.RestoreTableToPointInTime', { SourceTableArn: table('orders'), TargetTableName: 'orders-restored' })).toEqual([
+      `dynamodb:RestoreTableToPointInTime ${table('orders-restored')}`,
+      `dynamodb:RestoreTableToPointInTime ${table('orders')}`,
+    ]);
+  });
+
+  it('naming none of them is still refused', () => {
+    expect(json('dynamodb', 'DynamoDB_20120810.RestoreTableToPointInTime', {})).toMatch(/^refused: /);
+  });
+});
+
+describe('a name where the seed expected a whole ARN', () => {
+  const send = (DocumentName: string) => json('ssm', 'AmazonSSM.SendCommand', { DocumentName, InstanceIds: ['i-0123456789abcdef0'] });
+
+  it('SSM SendCommand: the document by name or by ARN, and the instances it targets', () => {
+    const targets = [`ssm:SendCommand arn:aws:ec2:us-east-1:${ACCOUNT}:instance/* ~`, `ssm:SendCommand arn:aws:ssm:us-east-1:${ACCOUNT}:managed-instance/* ~`];
+    expect(send('my-doc')).toEqual([`ssm:SendCommand arn:aws:ssm:us-east-1:${ACCOUNT}:document/my-doc`, ...targets]);
+    expect(send(`arn:aws:ssm:us-east-1:${ACCOUNT}:document/shared-doc`)).toEqual([`ssm:SendCommand arn:aws:ssm:us-east-1:${ACCOUNT}:document/shared-doc`, ...targets]);
+  });
+
+  it('an ARN of another service is refused', () => {
+    expect(send(`arn:aws:s3:::bucket/doc`)).toMatch(/^refused: /);
+  });
+});
