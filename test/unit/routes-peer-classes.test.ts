@@ -140,3 +140,17 @@ describe('a name where the seed expected a whole ARN', () => {
     expect(send(`arn:aws:s3:::bucket/doc`)).toMatch(/^refused: /);
   });
 });
+
+describe('Secrets Manager replication calls name the source secret, by name or ARN, in the request Region', () => {
+  const secret = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:prod/db-??????`;
+
+  it('ReplicateSecretToRegions: the source secret, not a secret in each replica Region', () => {
+    expect(json('secretsmanager', 'secretsmanager.ReplicateSecretToRegions', { SecretId: 'prod/db', AddReplicaRegions: [{ Region: 'eu-west-1' }] })).toEqual([`secretsmanager:ReplicateSecretToRegions ${secret} ~`]);
+  });
+
+  it('RemoveRegionsFromReplication and StopReplicationToReplica: the name becomes name-?????? like every other call', () => {
+    expect(json('secretsmanager', 'secretsmanager.RemoveRegionsFromReplication', { SecretId: 'prod/db', RemoveReplicaRegions: ['eu-west-1'] })).toEqual([`secretsmanager:RemoveRegionsFromReplication ${secret} ~`]);
+    const full = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:prod/db-AbCdEf`;
+    expect(json('secretsmanager', 'secretsmanager.StopReplicationToReplica', { SecretId: full })).toEqual([`secretsmanager:StopReplicationToReplica ${full}`]);
+  });
+});
