@@ -7,6 +7,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localAwsToolEnv } from '../dist/demo/tools.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NO_AUTH_BOOTSTRAP_CALLS = 5; // NO_AUTH_CALLS in scripts/moto_bootstrap.py
@@ -44,24 +45,6 @@ export function freePort() {
   });
 }
 
-/** Env for moto and its helper script: no ambient AWS config, credentials or proxies. */
-function cleanEnv(extra = {}) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('AWS_') || k.startsWith('COUNTERSIGN_') || /^(https?|all|no)_proxy$/i.test(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_PROXY: '127.0.0.1,localhost',
-    PYTHONUNBUFFERED: '1',
-    ...extra,
-  };
-}
-
 /**
  * Starts moto_server on a free port and bootstraps it. `track(child)` registers the process
  * (its own process group) for clean-up. Returns { endpoint, admin, roleArn, accountId }.
@@ -77,7 +60,7 @@ export async function startMoto(track) {
   const child = spawn(motoServer, ['-H', '127.0.0.1', '-p', String(port)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: cleanEnv({ INITIAL_NO_AUTH_ACTION_COUNT: String(NO_AUTH_BOOTSTRAP_CALLS), MOTO_PORT: String(port) }),
+    env: localAwsToolEnv({ INITIAL_NO_AUTH_ACTION_COUNT: String(NO_AUTH_BOOTSTRAP_CALLS), MOTO_PORT: String(port) }),
   });
   track(child, { group: true });
   let tail = '';
@@ -95,7 +78,7 @@ export async function startMoto(track) {
     }
   }
   const stdout = await new Promise((resolve, reject) => {
-    execFile(python, [BOOTSTRAP_SCRIPT, 'bootstrap', endpoint], { env: cleanEnv(), timeout: 60_000 }, (error, out, err) => {
+    execFile(python, [BOOTSTRAP_SCRIPT, 'bootstrap', endpoint], { env: localAwsToolEnv(), timeout: 60_000 }, (error, out, err) => {
       if (error) reject(new Error(`moto_bootstrap.py bootstrap failed: ${error.message}\n${err || out}\nmoto stderr:\n${tail}`));
       else resolve(out);
     });

@@ -40,6 +40,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { localAwsToolEnv } from '../../dist/demo/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const peerDir = join(root, 'test', 'peer');
@@ -138,23 +139,8 @@ async function freePort() {
   });
 }
 
-function cleanEnv(extra) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('AWS_') || k.startsWith('COUNTERSIGN_') || k.startsWith('MOTO_') || k.startsWith('TEST_SERVER_MODE') || /^(https?|all|no)_proxy$/i.test(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    PYTHONUNBUFFERED: '1',
-    ...extra,
-  };
-}
+/** A child's environment: nothing of the user's AWS, countersign, moto or test-server settings, nor proxies. */
+const cleanEnv = (extra) => localAwsToolEnv(extra, ['MOTO_', 'TEST_SERVER_MODE']);
 
 async function waitFor(check, what, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { findOnPath, repoRoot, venvBin } from './tools.js';
+import { findOnPath, localAwsToolEnv, repoRoot, venvBin } from './tools.js';
 
 export interface MotoServer {
   /** http://127.0.0.1:PORT */
@@ -73,31 +73,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Env for the python helper: no ambient AWS config/credentials/proxies leaking in. */
-function scriptEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('AWS_') || /^(https?|all)_proxy$/i.test(k)) continue;
-    env[k] = v;
-  }
-  return {
-    ...env,
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    NO_PROXY: '127.0.0.1,localhost',
-    no_proxy: '127.0.0.1,localhost',
-    PYTHONUNBUFFERED: '1',
-    ...extra,
-  };
-}
-
 function runScript(python: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       python,
       [BOOTSTRAP_SCRIPT, ...args],
-      { env: scriptEnv(extraEnv), timeout: SCRIPT_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 },
+      { env: localAwsToolEnv(extraEnv), timeout: SCRIPT_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err) {
           const detail = (stderr || stdout).trim().split('\n').slice(-20).join('\n');

@@ -16,6 +16,7 @@ import type { WebhookPayload } from '../approvals/notify/webhook.js';
 import { AgentRegistry, loadOrCreateServerKey } from '../identity/registry.js';
 import { loadPolicyDir } from '../policy/load.js';
 import { countersignEnv, seedRoles, seedS3, startMoto, type MotoServer } from './moto.js';
+import { isolatedEnv } from './tools.js';
 import { receiveNotices, type NoticeReceiver } from './notices.js';
 import { findOnPath, repoRoot, venvBin, venvBinDir } from './tools.js';
 
@@ -58,20 +59,10 @@ function policyRoles(moto: MotoServer): { names: string[]; foreign: string[] } {
   return { names, foreign };
 }
 
-/** The process environment without AWS or countersign settings, so nothing of the user's leaks in. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || key.startsWith('AWS_') || key.startsWith('COUNTERSIGN_') || /^(https?|all|no)_proxy$/i.test(key)) continue;
-    env[key] = value;
-  }
-  return env;
-}
-
 async function startProxy(moto: MotoServer, dir: string, notices: NoticeReceiver): Promise<Countersign> {
   const log = openSync(path.join(dir, 'countersign.log'), 'a');
   const env = {
-    ...cleanEnv(),
+    ...isolatedEnv(),
     ...countersignEnv(moto),
     COUNTERSIGN_LISTEN: '127.0.0.1:0',
     COUNTERSIGN_ADMIN_LISTEN: '127.0.0.1:0',

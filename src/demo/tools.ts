@@ -40,3 +40,34 @@ export function findOnPath(name: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The process environment less everything that would let the user's own AWS setup, countersign
+ * settings or proxies leak into a child: `AWS_*`, `COUNTERSIGN_*`, the proxy variables, and any
+ * further prefixes a caller names.
+ */
+export function isolatedEnv(dropPrefixes: readonly string[] = []): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined || key.startsWith('AWS_') || key.startsWith('COUNTERSIGN_') || dropPrefixes.some((p) => key.startsWith(p)) || /^(https?|all|no)_proxy$/i.test(key)) continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+/**
+ * The environment of a local AWS tool (moto_server, its bootstrap script, boto3 or the CLI
+ * against it): isolated, no config or credential files, no instance metadata, loopback unproxied.
+ */
+export function localAwsToolEnv(extra: Readonly<Record<string, string>> = {}, dropPrefixes: readonly string[] = []): Record<string, string> {
+  return {
+    ...isolatedEnv(dropPrefixes),
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    NO_PROXY: '127.0.0.1,localhost',
+    no_proxy: '127.0.0.1,localhost',
+    PYTHONUNBUFFERED: '1',
+    ...extra,
+  };
+}
