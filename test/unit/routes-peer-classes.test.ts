@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseQuery } from '../../src/aws/query-string.js';
 import { iamNeeds, requestMembers, type IamResult } from '../../src/aws/routes/iam-actions.js';
-import { getService, matchRestOperation, matchTargetOperation, type RouteService } from '../../src/aws/routes/table.js';
+import { getService, matchQueryOperation, matchRestOperation, matchTargetOperation, type RouteService } from '../../src/aws/routes/table.js';
 
 const ACCOUNT = '123456789012';
 
@@ -152,5 +152,80 @@ describe('Secrets Manager replication calls name the source secret, by name or A
     expect(json('secretsmanager', 'secretsmanager.RemoveRegionsFromReplication', { SecretId: 'prod/db', RemoveReplicaRegions: ['eu-west-1'] })).toEqual([`secretsmanager:RemoveRegionsFromReplication ${secret} ~`]);
     const full = `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:prod/db-AbCdEf`;
     expect(json('secretsmanager', 'secretsmanager.StopReplicationToReplica', { SecretId: full })).toEqual([`secretsmanager:StopReplicationToReplica ${full}`]);
+  });
+});
+
+describe('CloudWatch Logs: logGroupIdentifier is a log group name or its ARN', () => {
+  const logs = (op: string, body: object) => json('cloudwatchlogs', `Logs_20140328.${op}`, body);
+  const group = `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/app/web`;
+
+  it('DescribeLogStreams and GetLogEvents by identifier, name or ARN, name the same log group', () => {
+    expect(logs('DescribeLogStreams', { logGroupIdentifier: '/app/web' })).toEqual([`logs:DescribeLogStreams ${group}`]);
+    expect(logs('DescribeLogStreams', { logGroupIdentifier: group })).toEqual([`logs:DescribeLogStreams ${group}`]);
+    expect(logs('DescribeLogStreams', { logGroupName: '/app/web' })).toEqual([`logs:DescribeLogStreams ${group}`]);
+    expect(logs('GetLogEvents', { logGroupIdentifier: group, logStreamName: 's1' })).toEqual([`logs:GetLogEvents ${group}:log-stream:s1`]);
+  });
+
+  it('the ":*" DescribeLogGroups puts on its ARNs is dropped, never read as a pattern', () => {
+    expect(logs('DescribeLogStreams', { logGroupIdentifier: `${group}:*` })).toEqual([`logs:DescribeLogStreams ${group}`]);
+  });
+
+  it("an ARN of another account or Region names that account and Region (a monitoring account's call)", () => {
+    expect(logs('FilterLogEvents', { logGroupIdentifier: 'arn:aws:logs:eu-west-1:210987654321:log-group:shared' })).toEqual(['logs:FilterLogEvents arn:aws:logs:eu-west-1:210987654321:log-group:shared']);
+  });
+
+  it('calls that take only an identifier accept a name too (they refused every name)', () => {
+    expect(logs('GetDataProtectionPolicy', { logGroupIdentifier: '/app/web' })).toEqual([`logs:GetDataProtectionPolicy ${group}`]);
+    expect(logs('GetTransformer', { logGroupIdentifier: group })).toEqual([`logs:GetTransformer ${group}`]);
+  });
+
+  it('neither given, a pattern, or an ARN of another service: refused', () => {
+    expect(logs('DescribeLogStreams', {})).toMatch(/^refused: /);
+    expect(logs('DescribeLogStreams', { logGroupIdentifier: '/app/*' })).toMatch(/^refused: /);
+    expect(logs('DescribeLogStreams', { logGroupIdentifier: `arn:aws:s3:::bucket` })).toMatch(/^refused: /);
+  });
+});
+
+describe('SNS Publish: to a topic, a platform endpoint, or a phone number', () => {
+  const publish = (form: Record<string, string>) => {
+    const s = service('sns');
+    const op = matchQueryOperation(s, 'Publish', '2010-03-31');
+    if (op === undefined) throw new Error('no Publish');
+    const body = Buffer.from(new URLSearchParams({ Action: 'Publish', Version: '2010-03-31', Message: 'hi', ...form }).toString());
+    return summary(iamNeeds(s, op, requestMembers(op, { query: {}, headers: {}, body, protocol: 'query' }), { region: 'us-east-1', account: ACCOUNT }));
+  };
+
+  it('TopicArn or TargetArn: that ARN', () => {
+    const topic = `arn:aws:sns:us-east-1:${ACCOUNT}:alerts`;
+    const endpoint = `arn:aws:sns:us-east-1:${ACCOUNT}:endpoint/APNS/app/0a1b2c3d-0000-1111-2222-333344445555`;
+    expect(publish({ TopicArn: topic })).toEqual([`sns:Publish ${topic}`]);
+    expect(publish({ TargetArn: endpoint })).toEqual([`sns:Publish ${endpoint}`]);
+  });
+
+  it('PhoneNumber (SMS): "*", as IAM authorises it', () => {
+    expect(publish({ PhoneNumber: '+15555550100' })).toEqual(['sns:Publish * ~']);
+  });
+
+  it('a phone number sent with a topic asks for both, never the topic alone or "*" alone', () => {
+    const topic = `arn:aws:sns:us-east-1:${ACCOUNT}:alerts`;
+    expect(publish({ TopicArn: topic, PhoneNumber: '+15555550100' })).toEqual([`sns:Publish ${topic}`, 'sns:Publish * ~']);
+  });
+
+  it('naming no target is refused', () => {
+    expect(publish({})).toMatch(/^refused: /);
+  });
+});
+
+describe('SSM GetParametersByPath: the path as given, the root included', () => {
+  const byPath = (Path: string) => json('ssm', 'AmazonSSM.GetParametersByPath', { Path, Recursive: true });
+
+  it('"/" is parameter/, "/app" parameter/app, "/app/" parameter/app/ (as AWS names them)', () => {
+    expect(byPath('/')).toEqual([`ssm:GetParametersByPath arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/`]);
+    expect(byPath('/app')).toEqual([`ssm:GetParametersByPath arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/app`]);
+    expect(byPath('/app/')).toEqual([`ssm:GetParametersByPath arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/app/`]);
+  });
+
+  it('a path without its leading slash, with an empty level or a wildcard, is refused', () => {
+    for (const path of ['app', '//', '/a//b', '/app/*']) expect(byPath(path)).toMatch(/^refused: /);
   });
 });

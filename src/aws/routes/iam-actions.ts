@@ -500,6 +500,24 @@ const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
     if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(name)) return undefined;
     return arn === null ? name : `${arn[1] ?? ''}${name}`;
   },
+  /**
+   * SSM GetParametersByPath Path: the hierarchy as given ("/app", "/app/", "/"), which IAM
+   * authorises on parameter<Path> with the trailing slash kept: the template is parameter${Path},
+   * so "/" is parameter/ and "/app/" is parameter/app/ (AccessDenied messages name exactly
+   * these). A path must start with "/" and have no empty level.
+   */
+  ssmpath: (v) => (/^\/(?:[A-Za-z0-9_.-]+\/)*(?:[A-Za-z0-9_.-]+)?$/.test(v) ? v : undefined),
+  /**
+   * CloudWatch Logs logGroupIdentifier: a log group name, or its ARN (with or without the
+   * trailing ":*" that DescribeLogGroups returns): the ARN gives the name, its account and its
+   * Region, so a monitoring account's call on a source account's group names that account.
+   */
+  loggroup: (v) => {
+    const arn = /^arn:[a-z-]+:logs:([a-z0-9-]+):(\d{12}):log-group:([^:*]+)(?::\*)?$/.exec(v);
+    const name = arn?.[3] ?? v;
+    if (!/^[A-Za-z0-9_./#-]{1,512}$/.test(name)) return undefined;
+    return arn === null ? name : { value: name, account: arn[2] ?? '', region: arn[1] ?? '' };
+  },
   /** An account ID (ECR registryId, Glue CatalogId); an absent member is the caller's account. */
   account: (v) => (/^\d{12}$/.test(v) ? v : undefined),
   /** Secrets Manager SecretId: an ARN stays; a name becomes name-?????? (the random suffix). */
