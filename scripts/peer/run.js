@@ -48,6 +48,8 @@ const DEFAULT_SERVICES = ['s3', 'dynamodb', 'sqs', 'sns', 'iam', 'kms', 'secrets
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/countersign-peer`;
+/** More unrefused failures than this in one service is no race: they are left as they are. */
+const MAX_RETRIES = 25;
 const TEST_TIMEOUT_S = 120;
 
 // ---------------------------------------------------------------------------------------------
@@ -319,7 +321,7 @@ async function startPassthrough(motoEndpoint, countersignEndpoint) {
 // ---------------------------------------------------------------------------------------------
 // One pytest run
 
-function runPytest({ venv, testsDir, service, mode, endpoint, passthrough, key, keyword, logDir }) {
+function runPytest({ venv, testsDir, service, mode, endpoint, passthrough, key, keyword, logDir, nodeids }) {
   const results = join(logDir, `${service}.${mode}.jsonl`);
   rmSync(results, { force: true });
   const env = cleanEnv({
@@ -334,8 +336,8 @@ function runPytest({ venv, testsDir, service, mode, endpoint, passthrough, key, 
     ...(passthrough ? { PEER_CONTROL_URL: `${passthrough}/__peer` } : {}),
     ...(key ? { PEER_AGENT_KEYS: '1', AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey } : { AWS_ACCESS_KEY_ID: 'FOOBARKEY', AWS_SECRET_ACCESS_KEY: 'FOOBARSECRET' }),
   });
-  const args = ['-p', 'peer_plugin', '-p', 'no:cacheprovider', '-o', 'addopts=', '-q', '--no-header', '-rN', `--timeout=${TEST_TIMEOUT_S}`, '-W', 'ignore', '-m', 'not network', `tests/test_${service}`];
-  if (keyword) args.push('-k', keyword);
+  const args = ['-p', 'peer_plugin', '-p', 'no:cacheprovider', '-o', 'addopts=', '-q', '--no-header', '-rN', `--timeout=${TEST_TIMEOUT_S}`, '-W', 'ignore', '-m', 'not network', ...(nodeids ?? [`tests/test_${service}`])];
+  if (keyword && !nodeids) args.push('-k', keyword);
   const started = Date.now();
   const out = createWriteStream(join(logDir, `${service}.${mode}.pytest.log`));
   return new Promise((resolveRun) => {
@@ -356,6 +358,33 @@ function runPytest({ venv, testsDir, service, mode, endpoint, passthrough, key, 
       resolveRun({ outcomes, seconds: (Date.now() - started) / 1000, exitCode: code });
     });
   });
+}
+
+/**
+ * A test that passed direct, failed through countersign, and met no refusal there is most
+ * likely one of moto's timing-sensitive tests losing a race on a loaded machine (the proxy adds
+ * a hop): it runs once more, through countersign, on its own. A pass then counts, marked
+ * `retried` in the raw results and the report; a failure or a refusal then stays a failure.
+ * Tests countersign refused are never retried: a refusal is deterministic, and is the finding.
+ */
+async function retryUnrefused({ venv, testsDir, service, direct, through, passthrough, key, logDir }) {
+  const refused = new Set(through.refusals.map((r) => r.test));
+  const nodeids = [...direct.outcomes.values()]
+    .filter((r) => r.outcome === 'passed' && through.outcomes.get(r.nodeid)?.outcome !== 'passed' && !refused.has(r.nodeid))
+    .map((r) => r.nodeid);
+  if (nodeids.length === 0 || nodeids.length > MAX_RETRIES) return;
+  passthrough.state.refusals = [];
+  const again = await runPytest({ venv, testsDir, service, mode: 'through-retry', endpoint: passthrough.endpoint, passthrough: passthrough.endpoint, key, logDir, nodeids });
+  let passed = 0;
+  for (const nodeid of nodeids) {
+    const outcome = again.outcomes.get(nodeid);
+    if (outcome?.outcome === 'passed' && !passthrough.state.refusals.some((r) => r.test === nodeid)) {
+      through.outcomes.set(nodeid, { ...outcome, retried: true });
+      passed++;
+    }
+  }
+  through.refusals.push(...passthrough.state.refusals);
+  log(`${service}: ${nodeids.length} failure(s) with no refusal run again, ${passed} passed`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,13 +447,18 @@ function pct(a, b) {
 function markdown(report) {
   const lines = [];
   lines.push(`moto ${report.motoVersion} test suite, direct vs through countersign (${report.date}, ${report.totalSeconds.toFixed(0)} s)`, '');
-  lines.push('| service | tests | pass direct | pass through countersign | share | countersign-only failures | allow-listed (of which bugs) | not allow-listed | time direct / through |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  // "to forward": the direct passes less the deliberate refusals (allow-listed, not bugs), so
+  // "forwarded" is the share of what countersign should forward that it does (goal: 99.5%).
+  const shares = (s) => (s.passedThrough === undefined ? ['-', '-'] : [pct(s.passedBoth, s.passedDirect), pct(s.passedBoth, s.passedDirect - (s.allowListed - s.bugs))]);
+  lines.push('| service | tests | pass direct | pass through countersign (on retry) | share | forwarded | countersign-only failures | allow-listed (of which bugs) | not allow-listed | time direct / through |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const s of report.services) {
-    lines.push(`| ${s.service} | ${s.tests} | ${s.passedDirect} | ${s.passedThrough ?? '-'} | ${s.passedThrough === undefined ? '-' : pct(s.passedBoth, s.passedDirect)} | ${s.countersignOnly.length} | ${s.allowListed} (${s.bugs}) | ${s.unexpected} | ${s.secondsDirect.toFixed(0)} s / ${s.secondsThrough?.toFixed(0) ?? '-'} s |`);
+    const [share, forwarded] = shares(s);
+    lines.push(`| ${s.service} | ${s.tests} | ${s.passedDirect} | ${s.passedThrough ?? '-'} (${s.retried ?? 0}) | ${share} | ${forwarded} | ${s.countersignOnly.length} | ${s.allowListed} (${s.bugs}) | ${s.unexpected} | ${s.secondsDirect.toFixed(0)} s / ${s.secondsThrough?.toFixed(0) ?? '-'} s |`);
   }
   const t = report.total;
-  lines.push(`| **all** | ${t.tests} | ${t.passedDirect} | ${t.passedThrough} | ${pct(t.passedBoth, t.passedDirect)} | ${t.countersignOnly} | ${t.allowListed} (${t.bugs}) | ${t.unexpected} | |`);
+  const [share, forwarded] = shares({ ...t, countersignOnly: [] });
+  lines.push(`| **all** | ${t.tests} | ${t.passedDirect} | ${t.passedThrough} (${t.retried}) | ${share} | ${forwarded} | ${t.countersignOnly} | ${t.allowListed} (${t.bugs}) | ${t.unexpected} | |`);
   lines.push('');
   const failures = report.services.flatMap((s) => s.countersignOnly);
   if (failures.length) {
@@ -451,10 +485,12 @@ function finish(raw, allow, logDir, options) {
       row.passedThrough = through.outcomes.filter((r) => r.outcome === 'passed').length;
       row.secondsThrough = through.seconds;
       row.passedBoth = 0;
+      row.retried = 0;
       for (const nodeid of passedDirect) {
         const outcome = outcomes.get(nodeid);
         if (outcome?.outcome === 'passed') {
           row.passedBoth++;
+          if (outcome.retried) row.retried++;
           continue;
         }
         const refusals = through.refusals.filter((r) => r.test === nodeid);
@@ -471,7 +507,7 @@ function finish(raw, allow, logDir, options) {
     report.services.push(row);
   }
   const sum = (key) => report.services.reduce((n, s) => n + (typeof s[key] === 'number' ? s[key] : s[key]?.length ?? 0), 0);
-  report.total = { tests: sum('tests'), passedDirect: sum('passedDirect'), passedThrough: sum('passedThrough'), passedBoth: sum('passedBoth'), countersignOnly: sum('countersignOnly'), allowListed: sum('allowListed'), bugs: sum('bugs'), unexpected: sum('unexpected') };
+  report.total = { tests: sum('tests'), passedDirect: sum('passedDirect'), passedThrough: sum('passedThrough'), passedBoth: sum('passedBoth'), retried: sum('retried'), countersignOnly: sum('countersignOnly'), allowListed: sum('allowListed'), bugs: sum('bugs'), unexpected: sum('unexpected') };
   writeFileSync(join(logDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   const md = markdown(report);
   writeFileSync(join(logDir, 'report.md'), md);
@@ -541,6 +577,7 @@ async function main() {
         through = await runPytest({ venv, testsDir, service, mode: 'through', endpoint: passthrough.endpoint, passthrough: passthrough.endpoint, key: cs.key, keyword: options.keyword, logDir });
         through.refusals = passthrough.state.refusals;
         log(`${service}: through countersign ${through.outcomes.size} tests in ${through.seconds.toFixed(0)} s, ${through.refusals.length} refusals`);
+        await retryUnrefused({ venv, testsDir, service, direct, through, passthrough, key: cs.key, logDir });
       }
       services.push({ service, direct, through });
     }
