@@ -116,7 +116,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
 
 function auditSink(config: Config): AuditSink | undefined {
   if (config.auditSink === 'stdout') return undefined;
-  if (config.auditSink === 'redis' && config.approvals.redisUrl !== undefined) return new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix);
+  if (config.auditSink === 'redis' && config.approvals.redis !== undefined) return new RedisAuditSink(config.approvals.redis, config.approvals.redisPrefix);
   return new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
 }
 

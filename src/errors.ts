@@ -125,6 +125,11 @@ export const ERROR_CATALOGUE = {
     awsCode: 'ServiceUnavailable',
     hint: 'Requests that need human approval fail closed while the approval store (Redis) is unreachable; retry later, and check COUNTERSIGN_REDIS_URL.',
   },
+  ApprovalNotReplicated: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: 'A use or a decision of an approval reached the Redis primary but not COUNTERSIGN_REDIS_MIN_REPLICAS replicas in time, so nothing was sent on it (a failover could undo it and let the approval be spent twice); retry later, and check the Redis replicas.',
+  },
   AuditUnavailable: {
     status: 503,
     awsCode: 'ServiceUnavailable',

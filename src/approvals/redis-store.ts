@@ -1,21 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { hashTagged, type RedisSettings } from '../config/redis.js';
 import { CountersignError } from '../errors.js';
+import { connectRedis, firstConnection, standaloneSettings, type RedisClient } from '../redis/connect.js';
+import { defineScript, NotReplicatedError, type Durability } from '../redis/script.js';
 import { CONSUME, FIND_OR_CREATE, REVIEW } from './redis-scripts.js';
 import { newRecord, refreshed } from './transitions.js';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
 
 export interface RedisStoreOptions {
-  readonly url: string;
-  /** Key prefix; for Redis Cluster use a hash tag (`{countersign}:`) so one script's keys share a slot. */
+  /** Redis as configured (one server, Sentinel, Cluster); or `url` for one server. */
+  readonly redis?: RedisSettings;
+  readonly url?: string;
+  /** Key prefix; on a Cluster it always carries a hash tag (`{countersign}:`), so one script's keys share a slot. */
   readonly prefix: string;
   /** How long decided records stay readable (for retries, the CLI and audits). */
   readonly retentionMs?: number;
 }
 
 type ScriptRunner = (keys: string[], args: Array<string | number>) => Promise<unknown>;
-
-const CONNECT_TIMEOUT_MS = 2_000;
 const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', 'usesLeft', 'consumedAt'] as const;
 
 /**
@@ -23,28 +25,34 @@ const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', '
  * server), and every decision is published so the replica holding the agent's connection
  * resumes at once. Commands fail fast while Redis is unreachable (no offline queue), so rules
  * that need approval fail closed with a clear error instead of hanging.
+ *
+ * Across a failover (docs/approvals.md, "Failover"): a consume and a review return only once
+ * `minReplicas` replicas hold them (WAIT), so a promoted replica knows an approval was spent
+ * or given; otherwise the call fails closed with ApprovalNotReplicated. On a Cluster every key
+ * of one script hashes to one slot through the hash-tagged prefix.
  */
 export class RedisApprovalStore implements ApprovalStore {
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly prefix: string;
   private readonly channel: string;
   private readonly retentionMs: number;
+  private readonly durability: Durability;
   private readonly listeners: Array<(event: DecisionEvent) => void> = [];
   private readonly scripts: { findOrCreate: ScriptRunner; review: ScriptRunner; consume: ScriptRunner };
 
-  constructor(private readonly options: RedisStoreOptions) {
-    const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
-    this.redis = new Redis(options.url, common);
-    this.subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
-    // Connection errors surface as refused commands; keep them from becoming unhandled events.
-    this.redis.on('error', () => undefined);
-    this.subscriber.on('error', () => undefined);
-    this.channel = `${options.prefix}decisions`;
+  constructor(options: RedisStoreOptions) {
+    const settings = options.redis ?? standaloneSettings(options.url ?? '', options.prefix);
+    this.prefix = settings.topology === 'cluster' ? hashTagged(options.prefix) : options.prefix;
+    this.redis = connectRedis(settings, { offlineQueue: false });
+    this.subscriber = connectRedis(settings, { offlineQueue: true });
+    this.channel = `${this.prefix}decisions`;
     this.retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
+    this.durability = { minReplicas: settings.minReplicas, timeoutMs: settings.replicaTimeoutMs };
     this.scripts = {
       findOrCreate: this.script(FIND_OR_CREATE),
-      review: this.script(REVIEW),
-      consume: this.script(CONSUME),
+      review: this.script(REVIEW, true),
+      consume: this.script(CONSUME, true),
     };
     void this.subscriber.subscribe(this.channel).catch(() => undefined);
     this.subscriber.on('message', (_channel: string, message: string) => {
@@ -106,52 +114,46 @@ export class RedisApprovalStore implements ApprovalStore {
     return Promise.resolve();
   }
 
-  private script(source: string): ScriptRunner {
-    const name = `cs${randomUUID().replace(/-/g, '').slice(0, 8)}`;
-    this.redis.defineCommand(name, { lua: source });
-    return (keys, args) => (this.redis as unknown as Record<string, (...a: Array<string | number>) => Promise<unknown>>)[name]!(keys.length, ...keys, ...args);
+  /** A decision or a use must reach the replicas before anyone acts on it (durable); a new pending record need not. */
+  private script(source: string, durable = false): ScriptRunner {
+    const script = defineScript(this.redis, source);
+    return durable ? (keys, args) => script.runDurable(keys, args, this.durability) : (keys, args) => script.run(keys, args);
   }
 
   /**
    * Waits for the first connection (a store is used right after start-up), but not for a
    * reconnection: while Redis is down, calls fail at once and approve rules fail closed.
    */
-  private async connected(): Promise<void> {
-    const status = this.redis.status;
-    if (status === 'ready' || !['wait', 'connecting', 'connect'].includes(status)) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CONNECT_TIMEOUT_MS);
-      this.redis.once('ready', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
   private async run(runner: ScriptRunner, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
-      await this.connected();
+      await firstConnection(this.redis);
       return await runner(keys, args);
     } catch (error) {
+      if (error instanceof NotReplicatedError) throw notReplicated(error);
       throw unavailable(error instanceof Error ? error.message : String(error));
     }
   }
 
   private recordKey(id: string): string {
-    return `${this.options.prefix}approval:${id}`;
+    return `${this.prefix}approval:${id}`;
   }
 
   private fingerprintKey(fingerprint: string): string {
-    return `${this.options.prefix}fingerprint:${fingerprint}`;
+    return `${this.prefix}fingerprint:${fingerprint}`;
   }
 
   private indexKey(): string {
-    return `${this.options.prefix}approvals`;
+    return `${this.prefix}approvals`;
   }
 }
 
 function unavailable(why: string): CountersignError {
   return new CountersignError('ApprovalStoreUnavailable', `The approval store (Redis) cannot be used: ${why}.`);
+}
+
+/** The change is on the primary only: acting on it could let a failover undo it (one approval spent twice). */
+function notReplicated(error: NotReplicatedError): CountersignError {
+  return new CountersignError('ApprovalNotReplicated', `The approval store (Redis) could not confirm the change on a replica: ${error.message}. Nothing was sent on its strength.`);
 }
 
 function toHash(record: ApprovalRecord): Array<string | number> {

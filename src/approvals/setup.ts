@@ -33,7 +33,7 @@ export interface ApprovalsContext {
 export function createApprovals(config: ApprovalsConfig, context: ApprovalsContext): Approvals {
   const { serverKey, policies, maxBufferedBodyBytes, logger, audit, reviewBaseUrl } = context;
   const emit = (event: AuditEvent) => audit.emit(event);
-  const store: ApprovalStore = config.redisUrl === undefined ? new MemoryApprovalStore() : new RedisApprovalStore({ url: config.redisUrl, prefix: config.redisPrefix });
+  const store: ApprovalStore = config.redis === undefined ? new MemoryApprovalStore() : new RedisApprovalStore({ redis: config.redis, prefix: config.redisPrefix });
   const tokens = ReviewTokens.fromServerKey(serverKey);
   const directory = () => policies.get().directory;
   const notifiers = createNotifiers({
@@ -51,5 +51,5 @@ export function createApprovals(config: ApprovalsConfig, context: ApprovalsConte
     audit: emit,
     ...(config.trustedIdentity !== undefined && { trustedIdentity: config.trustedIdentity }),
   });
-  return { store, service, reviewServer, shared: config.redisUrl !== undefined };
+  return { store, service, reviewServer, shared: config.redis !== undefined };
 }

@@ -16,6 +16,7 @@ export const AUDIT_EVENTS = {
   'policy.rejected': 'a policy reload was refused (the last good set stays): keptPolicyHash, error',
   'agent.key_issued': 'an agent key appeared in the registry: agent, accessKeyId',
   'agent.key_revoked': 'an agent key was revoked: agent, accessKeyId, revokedAt',
+  'audit.gap': 'the durable log lost records (Redis restarted empty, or a failover lost its tail), written by the first replica to notice: lostFromSeq, lostThroughSeq, lastKnownHash, reason',
 } as const;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

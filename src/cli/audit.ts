@@ -10,7 +10,7 @@ import { command, type CliIo, type CommandGroup } from './args.js';
 const SOURCE_NOTE = 'Reads the Redis stream when COUNTERSIGN_REDIS_URL is set (and COUNTERSIGN_AUDIT_SINK is not file), else COUNTERSIGN_DATA_DIR/audit.jsonl.';
 
 export function openAuditSink(config: Config): AuditSink {
-  return config.auditSink === 'redis' && config.approvals.redisUrl !== undefined ? new RedisAuditSink(config.approvals.redisUrl, config.approvals.redisPrefix) : new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
+  return config.auditSink === 'redis' && config.approvals.redis !== undefined ? new RedisAuditSink(config.approvals.redis, config.approvals.redisPrefix) : new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
 }
 
 async function withSink(io: CliIo, use: (sink: AuditSink) => Promise<number>): Promise<number> {
@@ -42,6 +42,10 @@ const verify = command(
       }
       const last = records[records.length - 1] as AuditRecord | undefined;
       io.out(`ok: ${result.count} records, chain intact${last === undefined ? '' : `; head seq ${last.seq} hash ${last.hash} (keep it elsewhere to detect a cut tail)`}`);
+      // Records Redis lost are not tampering, but the log must not look complete (src/audit/redis-sink.ts).
+      for (const gap of records as AuditRecord[]) {
+        if (gap.event === 'audit.gap') io.out(`GAP at seq ${gap.seq}: records ${String(gap.lostFromSeq)}-${String(gap.lostThroughSeq)} as replica ${gap.replica} knew them are lost (${String(gap.reason)}); the last of them had hash ${String(gap.lastKnownHash)}.`);
+      }
       return 0;
     }),
 );

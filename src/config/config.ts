@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { parseRedisSettings, REDIS_SETTINGS, RedisSettingsError, type RedisSettings } from './redis.js';
 
 /** countersign's settings: read once at start-up from the environment, validated, frozen. */
 export interface Config {
@@ -23,6 +24,8 @@ export interface Config {
 export interface ApprovalsConfig {
   /** Shared store for several replicas; without it, approvals live in this process's memory. */
   readonly redisUrl?: string;
+  /** Redis as configured (one server, Sentinel or Cluster; src/config/redis.ts); set whenever Redis is. */
+  readonly redis?: RedisSettings;
   readonly redisPrefix: string;
   readonly reviewListen: { readonly host: string; readonly port: number };
   /** Base URL reviewers use to reach the review listener (links in notifications). */
@@ -49,8 +52,7 @@ export const SETTINGS = {
   COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
   COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
-  COUNTERSIGN_REDIS_URL: 'Redis for approvals shared by replicas (redis:// or rediss://); unset: in memory',
-  COUNTERSIGN_REDIS_PREFIX: 'key prefix in Redis (default countersign:)',
+  ...REDIS_SETTINGS,
   COUNTERSIGN_REVIEW_LISTEN: 'review listener for reviewers, host:port (default 127.0.0.1:8081)',
   COUNTERSIGN_REVIEW_URL: 'base URL reviewers reach the review listener at (default http://REVIEW_LISTEN)',
   COUNTERSIGN_REVIEW_IDENTITY_HEADER: 'identity header set by an auth proxy in front of the review listener (e.g. X-Forwarded-Email)',
@@ -111,6 +113,14 @@ function auditSinkOf(value: string, hasRedis: boolean): Config['auditSink'] {
   throw new ConfigError(`COUNTERSIGN_AUDIT_SINK="${value}": expected auto, redis, file or stdout.`);
 }
 
+function redisSettings(env: NodeJS.ProcessEnv): RedisSettings | undefined {
+  try {
+    return parseRedisSettings(env);
+  } catch (error) {
+    throw error instanceof RedisSettingsError ? new ConfigError(error.message) : error;
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const unknown = Object.keys(env).filter((k) => k.startsWith('COUNTERSIGN_') && !(k in SETTINGS));
   if (unknown.length > 0) {
@@ -123,12 +133,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((identityHeader === undefined) !== (trustedProxies.length === 0)) {
     throw new ConfigError('COUNTERSIGN_REVIEW_IDENTITY_HEADER and COUNTERSIGN_REVIEW_TRUSTED_PROXIES go together: the header is believed only from those addresses.');
   }
-  if (env.COUNTERSIGN_REDIS_URL !== undefined && !/^rediss?:\/\//.test(env.COUNTERSIGN_REDIS_URL)) {
-    throw new ConfigError('COUNTERSIGN_REDIS_URL must start with redis:// or rediss:// (TLS).');
-  }
+  const redis = redisSettings(env);
   const optional = (name: keyof typeof SETTINGS, key: string) => (env[name] === undefined || env[name] === '' ? {} : { [key]: env[name] });
   const approvals: ApprovalsConfig = {
-    redisPrefix: env.COUNTERSIGN_REDIS_PREFIX ?? 'countersign:',
+    redisPrefix: redis?.prefix ?? env.COUNTERSIGN_REDIS_PREFIX ?? 'countersign:',
+    ...(redis !== undefined && { redis }),
     reviewListen,
     ...optional('COUNTERSIGN_REDIS_URL', 'redisUrl'),
     ...optional('COUNTERSIGN_REVIEW_URL', 'reviewUrl'),
@@ -148,7 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
     maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
     approvals,
-    auditSink: auditSinkOf(env.COUNTERSIGN_AUDIT_SINK ?? 'auto', approvals.redisUrl !== undefined),
+    auditSink: auditSinkOf(env.COUNTERSIGN_AUDIT_SINK ?? 'auto', approvals.redis !== undefined),
     shutdownGraceMs: positiveInteger('COUNTERSIGN_SHUTDOWN_GRACE_SECONDS', env.COUNTERSIGN_SHUTDOWN_GRACE_SECONDS, 25) * 1000,
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
   };

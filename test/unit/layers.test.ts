@@ -14,6 +14,7 @@ const LAYER: Readonly<Record<string, number>> = {
   config: 0,
   http: 1,
   aws: 2,
+  redis: 2,
   audit: 3,
   policy: 3,
   identity: 3,
