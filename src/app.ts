@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './audit/logger.js';
 import { Metrics } from './audit/metrics.js';
 import { RedisAuditSink } from './audit/redis-sink.js';
 import type { AuditSink } from './audit/sink.js';
+import { AwsIdentityMonitor, identityCheck } from './broker/identity.js';
 import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
 import { createAdminServer } from './edge/admin-server.js';
@@ -45,6 +46,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     auditHealthy: () => audit.healthy,
     auditDropped: () => audit.droppedRecords,
     leafCache: () => ({ size: leafCertificates.size, hits: leafCertificates.hits, misses: leafCertificates.misses }),
+    stsCalls: () => minter.stsCalls,
   });
   const policies = new PolicyStore(config.policyDir, logger, emit, (ok) => metrics.policyLoaded(ok));
   policies.watch();
@@ -59,7 +61,11 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   const approvals = createApprovals(config.approvals, { serverKey, policies, maxBufferedBodyBytes: config.maxBufferedBodyBytes, logger, audit, reviewBaseUrl: () => reviewBaseUrl });
   const upstream = new UpstreamClient(config.upstreamCaFile === undefined ? {} : { ca: readFileSync(config.upstreamCaFile, 'utf8') });
   const stsOverride = config.upstreamOverrides.get('sts') ?? config.upstreamOverrides.get('*');
-  const minter = new CredentialMinter({ region: config.stsRegion, ...(stsOverride !== undefined && { endpoint: stsOverride.href }) });
+  const minter = new CredentialMinter({ region: config.stsRegion, timeoutMs: config.stsTimeoutMs, ...(stsOverride !== undefined && { endpoint: stsOverride.href }) });
+  // Which AWS identity countersign runs as: checked now (in the background) and periodically.
+  const identity = new AwsIdentityMonitor({ sts: minter.client, timeoutMs: config.stsTimeoutMs, logger });
+  void identity.start();
+  let shuttingDown = false;
   const leafCertificates = new LeafCertificateCache(ca, { maxEntries: 1000 });
   const inFlight = new InFlight();
 
@@ -83,6 +89,12 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     policyStatus: () => policies.status,
     caLoaded: () => ca.certDer.length > 0,
     metrics: metrics.registry,
+    shuttingDown: () => shuttingDown,
+    awsIdentity: () => identityCheck(identity.identity),
+    ...(sink !== undefined && { audit: () => ({ ok: audit.healthy, sink: sink.kind, queued: audit.queueDepth, dropped: audit.droppedRecords }) }),
+    onDependency: (name, ok) => metrics.dependency(name, ok),
+    onReady: (ok) => metrics.ready(ok),
+    logger,
     ...(approvals.shared && { redisPing: () => approvals.store.ping() }),
   });
   const address = await listen(server, config.listen);
@@ -97,6 +109,8 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     caCertPath: certPath,
     logger,
     async close(graceMs = 25_000) {
+      shuttingDown = true; // /readyz 503 while draining: the Service stops sending new requests
+      identity.stop();
       const closed = [server, approvals.reviewServer].map(stopAccepting);
       approvals.service.releaseAll();
       await Promise.race([inFlight.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
@@ -117,7 +131,9 @@ export async function startCountersign(config: Config, logger: Logger = createLo
 function auditSink(config: Config): AuditSink | undefined {
   if (config.auditSink === 'stdout') return undefined;
   if (config.auditSink === 'redis' && config.approvals.redis !== undefined) return new RedisAuditSink(config.approvals.redis, config.approvals.redisPrefix);
-  return new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
+  const file = new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
+  file.claim(); // one writer per log: a second server on this data directory refuses here, before it listens
+  return file;
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<AddressInfo> {

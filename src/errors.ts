@@ -141,6 +141,16 @@ export const ERROR_CATALOGUE = {
     jsonCode: 'AccessDeniedException',
     hint: "Check the rule's role: its trust policy must let countersign's own identity assume it, and the session policy must fit STS limits.",
   },
+  BrokerCredentialsUnavailable: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: "countersign's own AWS identity is missing, expired or not accepted, so it can mint no credentials; an operator must give countersign credentials (environment, profile, IRSA/web identity, container or instance role). /readyz shows the identity it runs as.",
+  },
+  StsUnavailable: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: 'STS was too slow or unreachable to mint credentials in time, or too many requests were already waiting for it; retry shortly, and check network egress to STS (COUNTERSIGN_STS_REGION, the sts upstream override).',
+  },
   MisroutedRequest: {
     status: 400,
     awsCode: 'InvalidRequest',

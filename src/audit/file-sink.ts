@@ -4,24 +4,38 @@ import { createInterface } from 'node:readline';
 import { chainLines, GENESIS } from './chain.js';
 import type { AuditEvent, AuditRecord } from './events.js';
 import type { AuditSink } from './sink.js';
+import { WriterLock } from './writer-lock.js';
 
 /**
- * The single-node durable log: an append-only JSONL file (mode 0600). One process writes it; each
- * batch is appended and flushed to disk (datasync) before the next, so a crash loses at most
- * the batch in flight.
+ * The single-node durable log: an append-only JSONL file (mode 0600). One process writes it,
+ * enforced by `<file>.lock` (writer-lock.ts): the first append (or `claim()`, which
+ * `countersign serve` calls at start so a second server refuses before it listens) takes the
+ * lock and only then reads the chain's head. Reading (`audit verify`, `export`) takes no lock.
+ * Each batch is appended and flushed to disk (datasync) before the next, so a crash loses at
+ * most the batch in flight.
  */
 export class FileAuditSink implements AuditSink {
   readonly kind = 'file';
   private handle: FileHandle | undefined;
-  private head: { seq: number; hash: string };
+  private head: { seq: number; hash: string } | undefined;
+  private readonly lock: WriterLock;
 
   constructor(readonly path: string) {
-    this.head = lastRecordOf(path);
+    this.lock = new WriterLock(`${path}.lock`, `the audit log ${path}`);
+  }
+
+  /** Becomes the one writer (or throws WriterLockError naming the one there is), then reads the head it chains onto. */
+  claim(): void {
+    this.lock.acquire();
+    this.head ??= lastRecordOf(this.path);
   }
 
   async append(events: readonly AuditEvent[], replica: string): Promise<AuditRecord[]> {
+    this.claim();
+    this.lock.check();
+    const head = this.head ?? lastRecordOf(this.path);
     this.handle ??= await open(this.path, 'a', 0o600);
-    const { records, lines } = chainLines(events, this.head.hash, this.head.seq, replica);
+    const { records, lines } = chainLines(events, head.hash, head.seq, replica);
     await this.handle.appendFile(`${lines.join('\n')}\n`);
     await this.handle.datasync();
     const last = records[records.length - 1];
@@ -38,6 +52,8 @@ export class FileAuditSink implements AuditSink {
   async close(): Promise<void> {
     await this.handle?.close();
     this.handle = undefined;
+    this.head = undefined;
+    this.lock.release();
   }
 }
 

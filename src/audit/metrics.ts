@@ -10,6 +10,8 @@ export interface GaugeSources {
   readonly auditHealthy: () => boolean;
   readonly auditDropped: () => number;
   readonly leafCache: () => { size: number; hits: number; misses: number };
+  /** AssumeRole calls under way and waiting (bounded: broker/limiter.ts). */
+  readonly stsCalls?: () => { running: number; waiting: number };
 }
 
 /**
@@ -24,6 +26,8 @@ export class Metrics {
   private readonly credentials = new Counter({ name: 'countersign_sts_credentials_total', help: 'Credentials served, by cache hit or miss (hit ratio = hit / total)', labelNames: ['cache'] as const, registers: [this.registry] });
   private readonly approvalWait = new Histogram({ name: 'countersign_approval_wait_seconds', help: 'How long held requests waited for a decision', buckets: [0.1, 0.5, 1, 5, 10, 30, 55, 120, 300, 900], registers: [this.registry] });
   private readonly reloads = new Counter({ name: 'countersign_policy_reloads_total', help: 'Policy loads, by result', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly dependencies = new Gauge({ name: 'countersign_dependency_healthy', help: '1 when a shared dependency (redis, audit, awsIdentity) answered the last probe; 0 means degraded, not unready', labelNames: ['dependency'] as const, registers: [this.registry] });
+  private readonly readiness = new Gauge({ name: 'countersign_ready', help: '1 when this replica is ready to serve traffic (/readyz 200)', registers: [this.registry] });
 
   constructor(sources: GaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'countersign_' });
@@ -36,6 +40,11 @@ export class Metrics {
     gauge('countersign_tls_leaf_cache_size', 'Intercepted hosts with a cached leaf certificate', () => sources.leafCache().size);
     gauge('countersign_tls_leaf_cache_hits', 'Leaf certificate cache hits', () => sources.leafCache().hits);
     gauge('countersign_tls_leaf_cache_misses', 'Leaf certificates generated', () => sources.leafCache().misses);
+    const sts = sources.stsCalls;
+    if (sts !== undefined) {
+      gauge('countersign_sts_calls_running', 'STS AssumeRole calls under way', () => sts().running);
+      gauge('countersign_sts_calls_waiting', 'Requests waiting for an STS call slot', () => sts().waiting);
+    }
   }
 
   /** Everything a finished request tells: its decision, outcome and timings. */
@@ -49,6 +58,14 @@ export class Metrics {
       if (!audit.credentialsCached && audit.durationsMs.sts !== undefined) this.sts.observe(audit.durationsMs.sts / 1000);
     }
     if (audit.durationsMs.approval !== undefined) this.approvalWait.observe(audit.durationsMs.approval / 1000);
+  }
+
+  dependency(name: string, ok: boolean): void {
+    this.dependencies.set({ dependency: name }, ok ? 1 : 0);
+  }
+
+  ready(ok: boolean): void {
+    this.readiness.set(ok ? 1 : 0);
   }
 
   policyLoaded(ok: boolean): void {

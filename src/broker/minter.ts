@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import type { Credentials } from '../aws/sigv4.js';
 import { CountersignError } from '../errors.js';
+import { ConcurrencyLimit, LimitExceeded } from './limiter.js';
+import { createStsClient } from './sts-client.js';
+import { classifyStsFailure, describeStsFailure } from './sts-errors.js';
 
 /** Credentials minted by STS for one role and one session policy. */
 export interface MintedCredentials extends Credentials {
@@ -35,7 +38,15 @@ export interface MinterOptions {
   readonly endpoint?: string;
   /** Entries kept at most; the oldest is dropped first. */
   readonly maxCached?: number;
+  /** The longest a request waits for credentials, queueing and every STS attempt included (default 5 s). */
+  readonly timeoutMs?: number;
+  /** AssumeRole calls under way at once (default 32), and calls allowed to wait for one (default 256); past both, a request fails at once. */
+  readonly maxConcurrent?: number;
+  readonly maxQueued?: number;
 }
+
+/** Seconds a client is told to wait (Retry-After) when STS is unavailable. */
+const STS_RETRY_AFTER = '2';
 
 /** Minted credentials are not reused in their last minutes, so a forwarded call never outlives them. */
 const EXPIRY_MARGIN_MS = 5 * 60 * 1000;
@@ -45,19 +56,36 @@ const EXPIRY_MARGIN_MS = 5 * 60 * 1000;
  * profile, IRSA/web identity, container, instance). Credentials for the same agent, role and
  * session policy are cached for their lifetime, and concurrent requests share one STS call,
  * so an allow rule costs at most one STS call per (agent, role, scope) per credential lifetime.
+ *
+ * STS slow or unreachable: every mint has a deadline (queue wait and attempts included), at
+ * most maxConcurrent calls are under way and maxQueued wait, so held work stays bounded; a
+ * request past the deadline or the queue fails closed with StsUnavailable (503, Retry-After),
+ * and a failed call is not cached, so the next request tries again and service recovers by
+ * itself. Failures of countersign's own credentials say so (BrokerCredentialsUnavailable);
+ * only what STS refuses about the role is AssumeRoleFailed.
  */
 export class CredentialMinter {
   private readonly sts: STSClient;
   private readonly cache = new Map<string, Promise<MintedCredentials>>();
   private readonly maxCached: number;
+  private readonly timeoutMs: number;
+  private readonly limit: ConcurrencyLimit;
 
   constructor(options: MinterOptions) {
-    this.sts = new STSClient({
-      region: options.region,
-      ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
-      maxAttempts: 2,
-    });
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.sts = createStsClient({ region: options.region, timeoutMs: this.timeoutMs, ...(options.endpoint !== undefined && { endpoint: options.endpoint }) });
     this.maxCached = options.maxCached ?? 10_000;
+    this.limit = new ConcurrencyLimit(options.maxConcurrent ?? 32, options.maxQueued ?? 256);
+  }
+
+  /** The STS client, shared with the identity check so both see the same credentials. */
+  get client(): STSClient {
+    return this.sts;
+  }
+
+  /** AssumeRole calls under way, and waiting for a turn. */
+  get stsCalls(): { running: number; waiting: number } {
+    return { running: this.limit.running, waiting: this.limit.waiting };
   }
 
   async mint(request: MintRequest): Promise<MintResult> {
@@ -94,18 +122,24 @@ export class CredentialMinter {
 
   private async assumeRole(request: MintRequest): Promise<MintedCredentials> {
     const sessionName = roleSessionName(request.agent, request.requestId);
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     try {
-      const out = await this.sts.send(
-        new AssumeRoleCommand({
-          RoleArn: request.roleArn,
-          RoleSessionName: sessionName,
-          Policy: request.sessionPolicy,
-          DurationSeconds: request.durationSeconds,
-          // CloudTrail correlation (docs/audit.md): the agent stays on the session and any role
-          // chained from it; the tags carry agent, request and approvers.
-          SourceIdentity: request.agent,
-          Tags: sessionTags(request),
-        }),
+      const out = await this.limit.run(
+        () =>
+          this.sts.send(
+            new AssumeRoleCommand({
+              RoleArn: request.roleArn,
+              RoleSessionName: sessionName,
+              Policy: request.sessionPolicy,
+              DurationSeconds: request.durationSeconds,
+              // CloudTrail correlation (docs/audit.md): the agent stays on the session and any role
+              // chained from it; the tags carry agent, request and approvers.
+              SourceIdentity: request.agent,
+              Tags: sessionTags(request),
+            }),
+            { abortSignal: deadline },
+          ),
+        deadline,
       );
       const c = out.Credentials;
       if (c?.AccessKeyId === undefined || c.SecretAccessKey === undefined || c.SessionToken === undefined) {
@@ -119,13 +153,23 @@ export class CredentialMinter {
         sessionName,
       };
     } catch (error) {
-      if (error instanceof CountersignError) throw error;
-      if (error instanceof STSServiceException) {
-        throw new CountersignError('AssumeRoleFailed', `STS refused AssumeRole into ${request.roleArn}: ${error.name}: ${error.message}.`);
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      throw new CountersignError('AssumeRoleFailed', `STS could not be reached to assume ${request.roleArn}: ${message}.`);
+      throw this.refusal(error, request.roleArn);
     }
+  }
+
+  private refusal(error: unknown, roleArn: string): CountersignError {
+    if (error instanceof CountersignError) return error;
+    if (error instanceof LimitExceeded) {
+      return new CountersignError('StsUnavailable', `No credentials could be minted within ${this.timeoutMs} ms to assume ${roleArn}: ${error.message}.`, { 'retry-after': STS_RETRY_AFTER });
+    }
+    const failure = classifyStsFailure(error);
+    const detail = `${error instanceof Error ? error.name : 'Error'}: ${error instanceof Error ? error.message : String(error)}`;
+    if (failure === 'refused') return new CountersignError('AssumeRoleFailed', `STS refused AssumeRole into ${roleArn}: ${detail}.`);
+    if (failure === 'unreachable' || failure === 'unavailable') {
+      const what = failure === 'unreachable' ? `STS did not answer within ${this.timeoutMs} ms (${detail})` : describeStsFailure(failure, detail);
+      return new CountersignError('StsUnavailable', `${what}, so no credentials could be minted to assume ${roleArn}.`, { 'retry-after': STS_RETRY_AFTER });
+    }
+    return new CountersignError('BrokerCredentialsUnavailable', `${describeStsFailure(failure, detail)}, so it cannot assume ${roleArn}.`);
   }
 }
 

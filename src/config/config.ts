@@ -12,6 +12,8 @@ export interface Config {
   /** PEM file with extra CAs to trust for upstream TLS. */
   readonly upstreamCaFile?: string;
   readonly stsRegion: string;
+  /** The longest a request waits for minted credentials (queue and STS attempts included). */
+  readonly stsTimeoutMs: number;
   readonly logLevel: string;
   readonly maxBufferedBodyBytes: number;
   readonly approvals: ApprovalsConfig;
@@ -50,6 +52,7 @@ export const SETTINGS = {
   COUNTERSIGN_UPSTREAM_OVERRIDES: 'service=URL pairs, comma-separated; * for every service',
   COUNTERSIGN_UPSTREAM_CA_FILE: 'PEM file of extra CAs trusted for upstream TLS',
   COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
+  COUNTERSIGN_STS_TIMEOUT_SECONDS: 'longest a request waits for STS to mint its credentials before failing closed with StsUnavailable (default 5)',
   COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
   ...REDIS_SETTINGS,
@@ -154,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     policyDir: resolve(env.COUNTERSIGN_POLICY_DIR ?? 'policies'),
     upstreamOverrides: parseOverrides(env.COUNTERSIGN_UPSTREAM_OVERRIDES),
     stsRegion: env.COUNTERSIGN_STS_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    stsTimeoutMs: positiveInteger('COUNTERSIGN_STS_TIMEOUT_SECONDS', env.COUNTERSIGN_STS_TIMEOUT_SECONDS, 5) * 1000,
     logLevel: env.COUNTERSIGN_LOG_LEVEL ?? 'info',
     maxBufferedBodyBytes: positiveInteger('COUNTERSIGN_MAX_BODY_BYTES', env.COUNTERSIGN_MAX_BODY_BYTES, 20 * 1024 * 1024),
     approvals,

@@ -1,24 +1,23 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { PolicyStatus } from '../policy/store.js';
+import { Readiness, type ReadinessDeps } from './readiness.js';
 
-export interface AdminDeps {
-  readonly policyStatus: () => PolicyStatus;
-  readonly caLoaded: () => boolean;
-  /** Present when Redis is configured: resolves when it answers, rejects with why not. */
-  readonly redisPing?: () => Promise<void>;
+export interface AdminDeps extends ReadinessDeps {
   /** Prometheus registry served at /metrics. */
   readonly metrics?: Registry;
+  /** How often dependencies are probed between /readyz calls, so a change is logged and counted even unprobed (default 15 s; 0: never). */
+  readonly watchMs?: number;
 }
 
 /**
  * The operators' listener, apart from the agents' proxy port: `/healthz` (the process is
- * alive) and `/readyz` (policies and CA loaded, with detail). A rejected policy reload does
- * not make countersign unready: the last good set is in force, and the detail says why the
- * new files were refused.
+ * alive) and `/readyz` (can serve traffic; what is degraded; readiness.ts says exactly what
+ * makes a replica unready). A rejected policy reload does not make countersign unready: the
+ * last good set is in force, and the detail says why the new files were refused.
  */
 export function createAdminServer(deps: AdminDeps): Server {
-  return createServer((req, res) => {
+  const readiness = new Readiness(deps);
+  const server = createServer((req, res) => {
     const send = (status: number, body: object) => {
       const text = JSON.stringify(body);
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -35,25 +34,16 @@ export function createAdminServer(deps: AdminDeps): Server {
       return;
     }
     if (req.url === '/readyz') {
-      void readiness(deps).then(({ ready, checks }) => send(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks }));
+      void readiness.report().then(({ ready, status, unready, degraded, checks }) => send(ready ? 200 : 503, { status, unready, degraded, checks }));
       return;
     }
     return send(404, { error: 'not found; try /healthz or /readyz' });
   });
-}
-
-async function readiness(deps: AdminDeps): Promise<{ ready: boolean; checks: Record<string, object> }> {
-  const ca = deps.caLoaded();
-  const checks: Record<string, object> = { policies: { ok: true, ...deps.policyStatus() }, ca: { ok: ca } };
-  let redisOk = true;
-  if (deps.redisPing !== undefined) {
-    try {
-      await deps.redisPing();
-      checks.redis = { ok: true };
-    } catch (error) {
-      redisOk = false;
-      checks.redis = { ok: false, error: error instanceof Error ? error.message : String(error) };
-    }
+  const watchMs = deps.watchMs ?? 15_000;
+  if (watchMs > 0) {
+    const timer = setInterval(() => void readiness.report(), watchMs);
+    timer.unref();
+    server.once('close', () => clearInterval(timer));
   }
-  return { ready: ca && redisOk, checks };
+  return server;
 }

@@ -266,7 +266,7 @@ describe('helm chart: lint and schema', () => {
 describe('helm chart: workload', () => {
   it('renders the expected objects for the default values and with every option on', () => {
     const kinds = (r: Render) => r.docs.map((d) => d.kind).sort();
-    expect(kinds(byDefault)).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Secret', 'Service', 'Service', 'Service', 'ServiceAccount']);
+    expect(kinds(byDefault)).toEqual(['ConfigMap', 'ConfigMap', 'Deployment', 'NetworkPolicy', 'Pod', 'Secret', 'Service', 'Service', 'Service', 'ServiceAccount']);
     for (const kind of ['HorizontalPodAutoscaler', 'Ingress', 'ServiceMonitor']) expect(all(allOn, kind)).toHaveLength(1);
     expect(all(allOn, 'Secret').map((s) => s.metadata.name).sort()).toEqual(['countersign', 'countersign-agents', 'countersign-settings']);
     // Everything from existing Secrets: the chart creates none.
@@ -277,20 +277,21 @@ describe('helm chart: workload', () => {
     expect(one(allOn, 'ServiceMonitor').metadata.namespace).toBe('monitoring');
   });
 
-  it('runs 2 replicas by default, spread over zones and nodes, with a PodDisruptionBudget; the HPA owns replicas when on', () => {
-    const deployment = one<Deployment>(byDefault, 'Deployment');
+  it('runs 1 replica by default (no Redis); several, with Redis, spread over zones and nodes, with a PodDisruptionBudget; the HPA owns replicas when on', () => {
+    expect(one<Deployment>(byDefault, 'Deployment').spec.replicas).toBe(1);
+    // One replica: no PDB, which would block every node drain.
+    expect(all(byDefault, 'PodDisruptionBudget')).toEqual([]);
+    const several = render(['--set', 'replicaCount=2', '--set', 'redis.host=redis.countersign.svc']);
+    const deployment = one<Deployment>(several, 'Deployment');
     expect(deployment.spec.replicas).toBe(2);
     const podLabels = deployment.spec.template.metadata.labels;
     expect(matches(deployment.spec.selector.matchLabels, podLabels)).toBe(true);
     const spread = deployment.spec.template.spec.topologySpreadConstraints ?? [];
     expect(spread.map((c) => c.topologyKey)).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
     for (const c of spread) expect(matches(c.labelSelector.matchLabels, podLabels)).toBe(true);
-    const pdb = one<Manifest & { spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } } }>(byDefault, 'PodDisruptionBudget');
+    const pdb = one<Manifest & { spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } } }>(several, 'PodDisruptionBudget');
     expect(pdb.spec.minAvailable).toBe(1);
     expect(matches(pdb.spec.selector.matchLabels, podLabels)).toBe(true);
-
-    // One replica: no PDB, which would block every node drain.
-    expect(all(render(['--set', 'replicaCount=1']), 'PodDisruptionBudget')).toEqual([]);
 
     const onDeployment = one<Deployment>(allOn, 'Deployment');
     expect(onDeployment.spec.replicas).toBeUndefined();
@@ -383,7 +384,13 @@ describe('helm chart: workload', () => {
     expect(sources.map((s) => s.secret?.name)).toEqual(['countersign-ca', 'countersign-server-key', 'countersign-agents']);
     expect(sources[0]?.secret?.items).toEqual([{ key: 'tls.crt', path: 'ca.crt' }, { key: 'tls.key', path: 'ca.key' }]);
     expect(existingVolumes.find((v) => v.name === 'policies')?.configMap?.name).toBe('countersign-policies');
-    expect(renderError(['--set', 'dataVolume.existingClaim=audit'])).toContain('single replica');
+    expect(renderError(['--set', 'dataVolume.existingClaim=audit', '--set', 'replicaCount=2', '--set', 'redis.host=redis.countersign.svc'])).toContain('single replica');
+  });
+
+  it('refuses to render several replicas, or autoscaling, without Redis (each would keep its own approvals)', () => {
+    expect(renderError(['--set', 'replicaCount=2'])).toContain("replicaCount=2 without Redis: each replica would keep its own approvals in memory");
+    expect(renderError(['--set', 'autoscaling.enabled=true'])).toContain('autoscaling.enabled without Redis');
+    expect(one<Deployment>(render(['--set', 'dataVolume.existingClaim=audit']), 'Deployment').spec.replicas).toBe(1);
   });
 });
 
@@ -544,7 +551,7 @@ describe('helm chart: countersign accepts what the chart gives it', () => {
     if (r === existing) expect(config.approvals.redisUrl).toBe('rediss://:from-a-secret@countersign.memorystore.internal:6378/0');
   });
 
-  it('tells the agent side what to set (NOTES.txt), and warns about several replicas without Redis', () => {
+  it('tells the agent side what to set (NOTES.txt)', () => {
     const notes = (args: string[]) => {
       // NOTES.txt is not part of `helm template` output: render it through tpl in a copy of the chart.
       const copy = mkdtempSync(path.join(tmpdir(), 'cs-chart-notes-'));
@@ -563,8 +570,6 @@ describe('helm chart: countersign accepts what the chart gives it', () => {
     expect(text).toContain(`ConfigMap ${RELEASE}-ca`);
     expect(text).toContain('agents issue');
     expect(text).toContain('countersign.dev/agent: "true"');
-    expect(text).toContain('several replicas but no Redis');
-    expect(notes(['-f', ALL_ON])).not.toContain('several replicas but no Redis');
   });
 });
 

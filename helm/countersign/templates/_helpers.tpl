@@ -149,7 +149,7 @@ other COUNTERSIGN_* variable, so extraEnv is checked against this list.
 test/e2e/helm.test.ts checks that it matches SETTINGS.
 */}}
 {{- define "countersign.knownSettings" -}}
-COUNTERSIGN_LISTEN COUNTERSIGN_ADMIN_LISTEN COUNTERSIGN_DATA_DIR COUNTERSIGN_POLICY_DIR COUNTERSIGN_UPSTREAM_OVERRIDES COUNTERSIGN_UPSTREAM_CA_FILE COUNTERSIGN_STS_REGION COUNTERSIGN_LOG_LEVEL COUNTERSIGN_MAX_BODY_BYTES COUNTERSIGN_REDIS_URL COUNTERSIGN_REDIS_PREFIX COUNTERSIGN_REVIEW_LISTEN COUNTERSIGN_REVIEW_URL COUNTERSIGN_REVIEW_IDENTITY_HEADER COUNTERSIGN_REVIEW_TRUSTED_PROXIES COUNTERSIGN_WEBHOOK_URL COUNTERSIGN_WEBHOOK_SECRET COUNTERSIGN_SLACK_WEBHOOK_URL COUNTERSIGN_TEAMS_WEBHOOK_URL COUNTERSIGN_SHUTDOWN_GRACE_SECONDS COUNTERSIGN_AUDIT_SINK COUNTERSIGN_REVIEWER_TOKEN
+COUNTERSIGN_LISTEN COUNTERSIGN_ADMIN_LISTEN COUNTERSIGN_DATA_DIR COUNTERSIGN_POLICY_DIR COUNTERSIGN_UPSTREAM_OVERRIDES COUNTERSIGN_UPSTREAM_CA_FILE COUNTERSIGN_STS_REGION COUNTERSIGN_STS_TIMEOUT_SECONDS COUNTERSIGN_LOG_LEVEL COUNTERSIGN_MAX_BODY_BYTES COUNTERSIGN_REDIS_URL COUNTERSIGN_REDIS_PREFIX COUNTERSIGN_REVIEW_LISTEN COUNTERSIGN_REVIEW_URL COUNTERSIGN_REVIEW_IDENTITY_HEADER COUNTERSIGN_REVIEW_TRUSTED_PROXIES COUNTERSIGN_WEBHOOK_URL COUNTERSIGN_WEBHOOK_SECRET COUNTERSIGN_SLACK_WEBHOOK_URL COUNTERSIGN_TEAMS_WEBHOOK_URL COUNTERSIGN_SHUTDOWN_GRACE_SECONDS COUNTERSIGN_AUDIT_SINK COUNTERSIGN_REVIEWER_TOKEN
 {{- end }}
 
 {{/* Checks of value combinations the schema cannot express; fails the render with a message. */}}
@@ -167,6 +167,9 @@ COUNTERSIGN_LISTEN COUNTERSIGN_ADMIN_LISTEN COUNTERSIGN_DATA_DIR COUNTERSIGN_POL
 {{- end }}
 {{- if and (eq .Values.config.auditSink "redis") (not (include "countersign.redisMode" .)) }}
 {{- fail "config.auditSink=redis needs Redis (redis.host or redis.existingUrlSecret)" }}
+{{- end }}
+{{- if and (not (include "countersign.redisMode" .)) (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+{{- fail (printf "%s without Redis: each replica would keep its own approvals in memory, so a reviewer's decision on one replica would never release an agent held on another (and each would write its own audit file). Set redis.host or redis.existingUrlSecret, or replicaCount=1 without autoscaling" (ternary "autoscaling.enabled" (printf "replicaCount=%d" (int .Values.replicaCount)) .Values.autoscaling.enabled)) }}
 {{- end }}
 {{- if and .Values.dataVolume.existingClaim (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
 {{- fail "dataVolume.existingClaim is for a single replica: one audit file cannot be shared by several writers (use Redis, where the audit log is a shared stream)" }}

@@ -1,0 +1,70 @@
+/** A call that found the queue full, or waited past its deadline. */
+export class LimitExceeded extends Error {
+  override readonly name = 'LimitExceeded';
+  constructor(
+    readonly reason: 'queue_full' | 'deadline',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * At most `maxActive` calls at once and `maxQueued` waiting; past that a call fails at once, and
+ * a waiting call leaves the queue when its signal aborts. When STS is slow, the requests that
+ * need it then cost a bounded number of sockets and promises instead of one more per request.
+ */
+export class ConcurrencyLimit {
+  private active = 0;
+  private readonly queue: Array<{ start: () => void }> = [];
+
+  constructor(
+    private readonly maxActive: number,
+    private readonly maxQueued: number,
+  ) {}
+
+  get running(): number {
+    return this.active;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async run<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    await this.enter(signal);
+    try {
+      return await fn();
+    } finally {
+      this.active -= 1;
+      this.queue.shift()?.start();
+    }
+  }
+
+  private enter(signal: AbortSignal): Promise<void> {
+    if (this.active < this.maxActive) {
+      this.active += 1;
+      return Promise.resolve();
+    }
+    if (this.queue.length >= this.maxQueued) {
+      return Promise.reject(new LimitExceeded('queue_full', `${this.active} calls to STS are under way and ${this.queue.length} more are waiting`));
+    }
+    return new Promise((resolve, reject) => {
+      const entry = {
+        start: () => {
+          signal.removeEventListener('abort', onAbort);
+          this.active += 1;
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const at = this.queue.indexOf(entry);
+        if (at >= 0) this.queue.splice(at, 1);
+        reject(new LimitExceeded('deadline', `waited for one of ${this.active} calls to STS under way until the deadline`));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(entry);
+    });
+  }
+}
