@@ -57,6 +57,8 @@ export interface BindingInput extends Omit<FingerprintInput, 'service' | 'region
 export interface Bound {
   /** The store's lookup key: `change:<fingerprint>` or `read:<intent digest>`. */
   readonly key: string;
+  /** Where an approval for a while of this binding is found (windowKey). */
+  readonly windowKey: string;
   readonly intent: Intent;
   readonly binding: ApprovalBinding;
 }
@@ -76,7 +78,7 @@ export async function bind(input: BindingInput): Promise<Bound> {
     parametersSha256: digest(parameters.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flat()),
   };
   if (intent === 'change') {
-    return { key: `change:${fingerprint({ ...input, service: classification.service, region: classification.region })}`, intent, binding };
+    return { key: `change:${fingerprint({ ...input, service: classification.service, region: classification.region })}`, windowKey: windowKey(intent, binding), intent, binding };
   }
   // JSON and query bodies are all parameters (their page tokens too), bound by parametersSha256;
   // a REST read's body (S3 SelectObjectContent's expression) is not among them: bound by its hash.
@@ -84,7 +86,18 @@ export async function bind(input: BindingInput): Promise<Bound> {
   const headers = boundHeaders(input.rawHeaders).filter(([name]) => !READ_SHAPING_HEADERS.has(name));
   const query = input.rawQuery.split('&').filter((pair) => pair !== '' && !READ_SHAPING_QUERY.has(queryName(pair)));
   const fields = ['countersign-read-intent-v1', input.host.toLowerCase(), input.rawPath, String(query.length), ...query, String(headers.length), ...headers.flat(), bodyIsParameters ? '' : input.bodySha256, ...bindingFields(binding)];
-  return { key: `read:${digest(fields)}`, intent, binding };
+  return { key: `read:${digest(fields)}`, windowKey: windowKey(intent, binding), intent, binding };
+}
+
+/**
+ * An approval for a while is longer, never broader: it serves requests that bind to exactly
+ * what the reviewers saw (the same agent, credential scope, role and account, the same grants
+ * and the same parameters digest) and have the same intent, whatever else differs between two
+ * sends of it (SDK bookkeeping headers, signing time, an S3 upload's bytes, which a reviewer is
+ * not shown). The key is that binding, never the request bytes; consuming re-checks it in full.
+ */
+export function windowKey(intent: Intent, binding: ApprovalBinding): string {
+  return `${intent}:${digest(['countersign-window-v1', intent, ...bindingFields(binding)])}`;
 }
 
 /** A raw query pair's name, decoded and lower-cased (undecodable names stay as they are: still bound). */

@@ -16,6 +16,8 @@ export interface GateRequest {
   readonly holdMs: number;
   /** Aborted when the agent hangs up: stop holding. */
   readonly signal: AbortSignal;
+  /** The request being held: a use names it (the record's lastUse). */
+  readonly requestId?: string;
   /** Whether a record was made for exactly what this request decides to (checked before it is waited on or used). */
   readonly accepts: (record: ApprovalRecord) => boolean;
 }
@@ -86,7 +88,7 @@ export class ApprovalGate {
       record = (await this.read(record.id)) ?? record;
       if (record.status !== 'pending') {
         waiter.cancel();
-        const settled = await this.settle(record, request.draft);
+        const settled = await this.settle(record, request.draft, request.requestId);
         if (settled.kind !== 'reopened') return settled;
         record = settled.record;
         if (!request.accepts(record)) return { kind: 'mismatch', record };
@@ -113,21 +115,21 @@ export class ApprovalGate {
   }
 
   /** One use of an approved record, after the consumes queued before it; a refusal ends the queue's calls to the store. */
-  private consume(id: string): Promise<ConsumeOutcome> {
+  private consume(id: string, requestId: string | undefined): Promise<ConsumeOutcome> {
     const previous = this.consumes.get(id);
     const next = (async () => {
       const before = await previous?.catch(() => undefined);
-      return before !== undefined && !before.ok ? before : this.store.consume(id, this.now());
+      return before !== undefined && !before.ok ? before : this.store.consume(id, this.now(), requestId);
     })();
     return remember(this.consumes, id, next);
   }
 
   /** A decided record: go (consuming one use), denied, expired, or reopened as a new request. */
-  private async settle(record: ApprovalRecord, draft: ApprovalDraft): Promise<GateResult | { kind: 'reopened'; record: ApprovalRecord }> {
+  private async settle(record: ApprovalRecord, draft: ApprovalDraft, requestId: string | undefined): Promise<GateResult | { kind: 'reopened'; record: ApprovalRecord }> {
     if (record.status === 'denied') return { kind: 'denied', record };
     if (record.status === 'expired') return { kind: 'expired', record };
     if (record.status === 'approved') {
-      const used = await this.consume(record.id);
+      const used = await this.consume(record.id, requestId);
       if (used.ok) return { kind: 'go', record: used.record };
       if (used.reason === 'expired') return { kind: 'expired', record: used.record ?? record };
     }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
-import { applyReview, isLive, newRecord, refreshed, useOnce } from './transitions.js';
+import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOptions, ReviewOutcome } from './types.js';
+import { applyReview, isLive, newRecord, refreshed, useOnce, windowOpen, withOutcome } from './transitions.js';
 
 /**
  * The single-node store: the same contract as the Redis store (the same contract tests run
@@ -10,6 +10,8 @@ import { applyReview, isLive, newRecord, refreshed, useOnce } from './transition
 export class MemoryApprovalStore implements ApprovalStore {
   private readonly records = new Map<string, ApprovalRecord>();
   private readonly byFingerprint = new Map<string, string>();
+  /** Records approved for a while, by window key (the binding, not the request bytes). */
+  private readonly byWindow = new Map<string, string>();
   private readonly events = new EventEmitter();
 
   constructor() {
@@ -20,6 +22,9 @@ export class MemoryApprovalStore implements ApprovalStore {
     const existingId = this.byFingerprint.get(draft.fingerprint);
     const existing = existingId === undefined ? undefined : this.current(existingId, now);
     if (existing !== undefined && isLive(existing, now)) return Promise.resolve({ record: existing, created: false });
+    const windowId = draft.windowKey === undefined ? undefined : this.byWindow.get(draft.windowKey);
+    const window = windowId === undefined ? undefined : this.current(windowId, now);
+    if (window !== undefined && window.windowKey === draft.windowKey && windowOpen(window, now)) return Promise.resolve({ record: window, created: false });
     const record = newRecord(randomUUID(), draft, now);
     this.records.set(record.id, record);
     this.byFingerprint.set(draft.fingerprint, record.id);
@@ -35,20 +40,29 @@ export class MemoryApprovalStore implements ApprovalStore {
     return Promise.resolve(all.filter((r) => status === undefined || r.status === status).sort((a, b) => a.createdAt - b.createdAt));
   }
 
-  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number): Promise<ReviewOutcome> {
+  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options?: ReviewOptions): Promise<ReviewOutcome> {
     const record = this.current(id, now);
     if (record === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
-    const outcome = applyReview(record, reviewer, decision, comment, now);
+    const outcome = applyReview(record, reviewer, decision, comment, now, options);
+    if (outcome.ok) {
+      if (outcome.record.windowMinutes !== undefined && outcome.record.windowKey !== undefined) this.byWindow.set(outcome.record.windowKey, id);
+      this.save(outcome.record, record.status);
+    }
+    return Promise.resolve(outcome);
+  }
+
+  consume(id: string, now: number, requestId?: string): Promise<ConsumeOutcome> {
+    const record = this.current(id, now);
+    if (record === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
+    const outcome = useOnce(record, now, requestId);
     if (outcome.ok) this.save(outcome.record, record.status);
     return Promise.resolve(outcome);
   }
 
-  consume(id: string, now: number): Promise<ConsumeOutcome> {
+  recordOutcome(id: string, requestId: string, upstreamStatus: number | undefined, now: number): Promise<void> {
     const record = this.current(id, now);
-    if (record === undefined) return Promise.resolve({ ok: false, reason: 'not_found' });
-    const outcome = useOnce(record, now);
-    if (outcome.ok) this.save(outcome.record, record.status);
-    return Promise.resolve(outcome);
+    if (record !== undefined) this.records.set(id, withOutcome(record, requestId, upstreamStatus));
+    return Promise.resolve();
   }
 
   onDecision(listener: (event: DecisionEvent) => void): void {

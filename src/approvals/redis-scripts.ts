@@ -19,8 +19,9 @@ local function refresh(key, id, now, channel)
   if status == 'approved' then
     local untilAt = tonumber(redis.call('HGET', key, 'approvedUntil'))
     if untilAt and now >= untilAt then
-      -- A read that was used has served its one intent: consumed, not expired (transitions.ts).
-      if redis.call('HGET', key, 'intent') == 'read' and redis.call('HEXISTS', key, 'consumedAt') == 1 then
+      -- A read or a window that was used has served its intent: consumed, not expired (transitions.ts).
+      local untilExpiry = redis.call('HGET', key, 'intent') == 'read' or redis.call('HEXISTS', key, 'windowMinutes') == 1
+      if untilExpiry and redis.call('HEXISTS', key, 'consumedAt') == 1 then
         redis.call('HSET', key, 'status', 'consumed')
         return 'consumed'
       end
@@ -36,7 +37,10 @@ local function refresh(key, id, now, channel)
 end
 `;
 
-/** KEYS: fingerprint key, new record key, index. ARGV: now, new id, channel, record key prefix, retention ms, field/value pairs... */
+/**
+ * KEYS: fingerprint key, new record key, index, and (when the draft has one) its window key.
+ * ARGV: now, new id, channel, record key prefix, retention ms, field/value pairs...
+ */
 export const FIND_OR_CREATE = `${REFRESH}
 local now = tonumber(ARGV[1])
 local existing = redis.call('GET', KEYS[1])
@@ -45,9 +49,17 @@ if existing then
   local status = refresh(key, existing, now, ARGV[3])
   if status then
     local live = status == 'pending'
-      or (status == 'approved' and (redis.call('HGET', key, 'intent') == 'read' or tonumber(redis.call('HGET', key, 'usesLeft')) > 0))
+      or (status == 'approved' and (redis.call('HGET', key, 'intent') == 'read' or redis.call('HEXISTS', key, 'windowMinutes') == 1 or tonumber(redis.call('HGET', key, 'usesLeft')) > 0))
       or (status == 'denied' and now < tonumber(redis.call('HGET', key, 'expiresAt')))
     if live then return {existing, 0} end
+  end
+end
+-- An approval for a while serves the same binding (the window key) until it closes.
+if KEYS[4] then
+  local windowed = redis.call('GET', KEYS[4])
+  if windowed then
+    local key = ARGV[4] .. windowed
+    if refresh(key, windowed, now, ARGV[3]) == 'approved' and redis.call('HEXISTS', key, 'windowMinutes') == 1 then return {windowed, 0} end
   end
 end
 redis.call('HSET', KEYS[2], unpack(ARGV, 6))
@@ -57,7 +69,7 @@ redis.call('ZADD', KEYS[3], now, ARGV[2])
 return {ARGV[2], 1}
 `;
 
-/** KEYS: record key. ARGV: now, id, reviewer, decision, comment, channel. Returns {outcome}. */
+/** KEYS: record key. ARGV: now, id, reviewer, decision, comment, channel, window minutes ('' for once), window key prefix. Returns {outcome}. */
 export const REVIEW = `${REFRESH}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -82,7 +94,14 @@ local reviews = cjson.decode(redis.call('HGET', key, 'reviews'))
 for _, review in ipairs(reviews) do
   if review.reviewer == reviewer then return 'already_reviewed' end
 end
-table.insert(reviews, {reviewer = reviewer, decision = ARGV[4], comment = ARGV[5], at = now})
+-- A window only on an approval, only where the rules allow one, never past their maxWindow.
+local windowMinutes = tonumber(ARGV[7])
+if ARGV[7] ~= '' then
+  local maxWindow = tonumber(redis.call('HGET', key, 'maxWindowMs'))
+  if ARGV[4] ~= 'approve' or not maxWindow or not windowMinutes or windowMinutes < 1 or windowMinutes ~= math.floor(windowMinutes) then return 'window_not_allowed' end
+  if windowMinutes * 60000 > maxWindow then return 'window_too_long' end
+end
+table.insert(reviews, {reviewer = reviewer, decision = ARGV[4], comment = ARGV[5], at = now, windowMinutes = windowMinutes})
 redis.call('HSET', key, 'reviews', cjson.encode(reviews))
 if ARGV[4] == 'deny' then
   redis.call('HSET', key, 'status', 'denied', 'decidedAt', now)
@@ -100,13 +119,29 @@ for _, req in ipairs(requirements) do
   end
   if approvals < req.quorum then return 'ok' end
 end
+-- The window a quorum approved: the shortest chosen, none when any approver chose once.
+local window = nil
+local once = false
+for _, review in ipairs(reviews) do
+  if review.decision == 'approve' then
+    local minutes = tonumber(review.windowMinutes)
+    if minutes == nil then once = true elseif window == nil or minutes < window then window = minutes end
+  end
+end
+if window ~= nil and not once then
+  redis.call('HSET', key, 'status', 'approved', 'decidedAt', now, 'approvedUntil', now + window * 60000, 'windowMinutes', window)
+  local windowKey = redis.call('HGET', key, 'windowKey')
+  if windowKey then redis.call('SET', ARGV[8] .. windowKey, ARGV[2], 'PX', window * 60000) end
+  redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[2], status = 'approved'}))
+  return 'ok'
+end
 local validity = tonumber(redis.call('HGET', key, 'expiresAt')) - tonumber(redis.call('HGET', key, 'createdAt'))
 redis.call('HSET', key, 'status', 'approved', 'decidedAt', now, 'approvedUntil', now + validity)
 redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[2], status = 'approved'}))
 return 'ok'
 `;
 
-/** KEYS: record key. ARGV: now, id, channel. Returns 'ok' or why not. */
+/** KEYS: record key. ARGV: now, id, channel, request id ('' if none). Returns 'ok' or why not. */
 export const CONSUME = `${REFRESH}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -115,6 +150,13 @@ if not status then return 'not_found' end
 if status == 'expired' then return 'expired' end
 if status == 'consumed' then return 'used_up' end
 if status ~= 'approved' then return 'not_approved' end
+redis.call('HINCRBY', key, 'timesUsed', 1)
+if ARGV[4] ~= '' then redis.call('HSET', key, 'lastUse', cjson.encode({requestId = ARGV[4], at = now})) end
+-- A window serves its binding until it closes: no use is counted down.
+if redis.call('HEXISTS', key, 'windowMinutes') == 1 then
+  if redis.call('HEXISTS', key, 'consumedAt') == 0 then redis.call('HSET', key, 'consumedAt', now) end
+  return 'ok'
+end
 if redis.call('HGET', key, 'intent') == 'read' then
   -- One intent, one use: the first request takes it, the rest of the same read ride on it.
   if redis.call('HEXISTS', key, 'consumedAt') == 0 then
@@ -126,4 +168,15 @@ local uses = tonumber(redis.call('HGET', key, 'usesLeft')) - 1
 redis.call('HSET', key, 'usesLeft', uses)
 if uses <= 0 then redis.call('HSET', key, 'status', 'consumed', 'consumedAt', now) end
 return 'ok'
+`;
+
+/** KEYS: record key. ARGV: request id, upstream status ('' if none). Kept only while that request is the record's lastUse. */
+export const RECORD_OUTCOME = `
+local raw = redis.call('HGET', KEYS[1], 'lastUse')
+if not raw then return 0 end
+local use = cjson.decode(raw)
+if use.requestId ~= ARGV[1] then return 0 end
+if ARGV[2] ~= '' then use.upstreamStatus = tonumber(ARGV[2]) end
+redis.call('HSET', KEYS[1], 'lastUse', cjson.encode(use))
+return 1
 `;

@@ -3,9 +3,9 @@ import { hashTagged, type RedisSettings } from '../config/redis.js';
 import { CountersignError } from '../errors.js';
 import { connectRedis, firstConnection, standaloneSettings, type RedisClient } from '../redis/connect.js';
 import { defineScript, NotReplicatedError, type Durability } from '../redis/script.js';
-import { CONSUME, FIND_OR_CREATE, REVIEW } from './redis-scripts.js';
+import { CONSUME, FIND_OR_CREATE, RECORD_OUTCOME, REVIEW } from './redis-scripts.js';
 import { newRecord, refreshed } from './transitions.js';
-import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOutcome } from './types.js';
+import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ApprovalUse, ConsumeOutcome, DecisionEvent, ReviewOptions, ReviewOutcome } from './types.js';
 
 export interface RedisStoreOptions {
   /** Redis as configured (one server, Sentinel, Cluster); or `url` for one server. */
@@ -18,7 +18,7 @@ export interface RedisStoreOptions {
 }
 
 type ScriptRunner = (keys: string[], args: Array<string | number>) => Promise<unknown>;
-const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', 'usesLeft', 'consumedAt'] as const;
+const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', 'usesLeft', 'consumedAt', 'maxWindowMs', 'windowMinutes', 'timesUsed'] as const;
 
 /**
  * The shared store for several replicas. Every transition is one Lua script (atomic on the
@@ -39,7 +39,7 @@ export class RedisApprovalStore implements ApprovalStore {
   private readonly retentionMs: number;
   private readonly durability: Durability;
   private readonly listeners: Array<(event: DecisionEvent) => void> = [];
-  private readonly scripts: { findOrCreate: ScriptRunner; review: ScriptRunner; consume: ScriptRunner };
+  private readonly scripts: { findOrCreate: ScriptRunner; review: ScriptRunner; consume: ScriptRunner; recordOutcome: ScriptRunner };
 
   constructor(options: RedisStoreOptions) {
     const settings = options.redis ?? standaloneSettings(options.url ?? '', options.prefix);
@@ -53,6 +53,7 @@ export class RedisApprovalStore implements ApprovalStore {
       findOrCreate: this.script(FIND_OR_CREATE),
       review: this.script(REVIEW, true),
       consume: this.script(CONSUME, true),
+      recordOutcome: this.script(RECORD_OUTCOME),
     };
     void this.subscriber.subscribe(this.channel).catch(() => undefined);
     this.subscriber.on('message', (_channel: string, message: string) => {
@@ -69,7 +70,8 @@ export class RedisApprovalStore implements ApprovalStore {
   async findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }> {
     const id = randomUUID();
     const fields = toHash(newRecord(id, draft, now));
-    const [chosen, created] = (await this.run(this.scripts.findOrCreate, [this.fingerprintKey(draft.fingerprint), this.recordKey(id), this.indexKey()], [now, id, this.channel, this.recordKey(''), this.retentionMs, ...fields])) as [string, number];
+    const keys = [this.fingerprintKey(draft.fingerprint), this.recordKey(id), this.indexKey(), ...(draft.windowKey === undefined ? [] : [this.windowKey(draft.windowKey)])];
+    const [chosen, created] = (await this.run(this.scripts.findOrCreate, keys, [now, id, this.channel, this.recordKey(''), this.retentionMs, ...fields])) as [string, number];
     const record = await this.get(chosen, now);
     if (record === undefined) throw unavailable('the approval record vanished while it was being read');
     return { record, created: created === 1 };
@@ -86,18 +88,23 @@ export class RedisApprovalStore implements ApprovalStore {
     return records.filter((r): r is ApprovalRecord => r !== undefined && (status === undefined || r.status === status));
   }
 
-  async review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number): Promise<ReviewOutcome> {
-    const outcome = (await this.run(this.scripts.review, [this.recordKey(id)], [now, id, reviewer, decision, comment, this.channel])) as string;
+  async review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options: ReviewOptions = {}): Promise<ReviewOutcome> {
+    const window = options.windowMinutes === undefined ? '' : String(options.windowMinutes);
+    const outcome = (await this.run(this.scripts.review, [this.recordKey(id)], [now, id, reviewer, decision, comment, this.channel, window, this.windowKey('')])) as string;
     const record = await this.get(id, now);
     if (outcome === 'ok' && record !== undefined) return { ok: true, record };
     return { ok: false, reason: outcome === 'ok' ? 'not_found' : (outcome as Exclude<ReviewOutcome, { ok: true }>['reason']), ...(record !== undefined && { record }) };
   }
 
-  async consume(id: string, now: number): Promise<ConsumeOutcome> {
-    const outcome = (await this.run(this.scripts.consume, [this.recordKey(id)], [now, id, this.channel])) as string;
+  async consume(id: string, now: number, requestId?: string): Promise<ConsumeOutcome> {
+    const outcome = (await this.run(this.scripts.consume, [this.recordKey(id)], [now, id, this.channel, requestId ?? ''])) as string;
     const record = await this.get(id, now);
     if (outcome === 'ok' && record !== undefined) return { ok: true, record };
     return { ok: false, reason: outcome === 'ok' ? 'not_found' : (outcome as Exclude<ConsumeOutcome, { ok: true }>['reason']), ...(record !== undefined && { record }) };
+  }
+
+  async recordOutcome(id: string, requestId: string, upstreamStatus: number | undefined, _now: number): Promise<void> {
+    await this.run(this.scripts.recordOutcome, [this.recordKey(id)], [requestId, upstreamStatus === undefined ? '' : upstreamStatus]);
   }
 
   onDecision(listener: (event: DecisionEvent) => void): void {
@@ -142,6 +149,11 @@ export class RedisApprovalStore implements ApprovalStore {
     return `${this.prefix}fingerprint:${fingerprint}`;
   }
 
+  /** Where a record approved for a while is found by its binding (see binding.ts, windowKey). */
+  private windowKey(key: string): string {
+    return `${this.prefix}window:${key}`;
+  }
+
   private indexKey(): string {
     return `${this.prefix}approvals`;
   }
@@ -162,6 +174,8 @@ function toHash(record: ApprovalRecord): Array<string | number> {
     const value = record[name];
     if (value !== undefined) fields.push(name, value);
   }
+  if (record.windowKey !== undefined) fields.push('windowKey', record.windowKey);
+  if (record.lastUse !== undefined) fields.push('lastUse', JSON.stringify(record.lastUse));
   fields.push('context', JSON.stringify(record.context), 'requirements', JSON.stringify(record.requirements), 'reviews', JSON.stringify(record.reviews));
   return fields;
 }
@@ -185,5 +199,10 @@ function fromHash(hash: Record<string, string>): ApprovalRecord {
     ...optional('decidedAt'),
     ...optional('approvedUntil'),
     ...optional('consumedAt'),
+    ...optional('maxWindowMs'),
+    ...optional('windowMinutes'),
+    ...optional('timesUsed'),
+    ...(hash.windowKey !== undefined && { windowKey: hash.windowKey }),
+    ...(hash.lastUse !== undefined && { lastUse: JSON.parse(hash.lastUse) as ApprovalUse }),
   };
 }

@@ -5,8 +5,9 @@ import type { Logger } from '../audit/logger.js';
 import { readBody } from '../http/body.js';
 import { isCountersignError } from '../errors.js';
 import type { ReviewerSpec } from '../policy/types.js';
+import { parseWindowMinutes, reviewApproval, REVIEW_REFUSALS, type ReviewChannel } from './decide.js';
 import type { ReviewTokens } from './links.js';
-import { renderReviewPage, type PageViewer } from './review-page.js';
+import { PAGE_SCRIPT_HASH, renderReviewPage, type PageViewer } from './review-page.js';
 import type { ApprovalRecord, ApprovalStore, ReviewOutcome } from './types.js';
 
 export interface TrustedIdentity {
@@ -24,15 +25,22 @@ export interface ReviewServerDeps {
   readonly logger: Logger;
   readonly audit: AuditEmitter;
   readonly now?: () => number;
+  /** The Slack app's interactivity endpoint (slack/interactivity.ts), when the app is configured. */
+  readonly slack?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
-const MESSAGES: Record<Exclude<ReviewOutcome, { ok: true }>['reason'], string> = {
-  not_found: 'There is no such approval request.',
-  not_pending: 'This request was already decided.',
-  expired: 'This request expired before it was decided.',
-  not_eligible: 'You are not one of the reviewers this request needs.',
-  owner: 'You own this agent, so you may not review its requests.',
-  already_reviewed: 'You have already reviewed this request; each reviewer counts once.',
+const MESSAGES = REVIEW_REFUSALS;
+
+/**
+ * What the page says after a decision: the POST answers 303 to the page with one of these codes
+ * (POST/redirect/GET), so a reload shows the page again and never re-sends the decision. Only
+ * these fixed texts are ever shown; any other code is ignored.
+ */
+const NOTICES: Readonly<Record<string, string>> = {
+  approved: 'Recorded: you approved this request.',
+  'approved-window': 'Recorded: you approved the same call for a while.',
+  denied: 'Recorded: you denied this request.',
+  ...MESSAGES,
 };
 
 /**
@@ -62,9 +70,10 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
     const page = /^\/approvals\/([0-9a-f-]{36})$/.exec(url.pathname);
     const decide = /^\/approvals\/([0-9a-f-]{36})\/decision$/.exec(url.pathname);
     const api = /^\/api\/v1\/approvals(?:\/([0-9a-f-]{36}))?(?:\/(approve|deny))?$/.exec(url.pathname);
-    if (page?.[1] !== undefined && req.method === 'GET') return showPage(req, res, page[1], url.searchParams.get('t') ?? undefined);
+    if (page?.[1] !== undefined && req.method === 'GET') return showPage(req, res, page[1], url.searchParams.get('t') ?? undefined, NOTICES[url.searchParams.get('done') ?? '']);
     if (decide?.[1] !== undefined && req.method === 'POST') return decideFromForm(req, res, decide[1]);
     if (api !== null) return serveApi(req, res, api[1], api[2] as 'approve' | 'deny' | undefined, url);
+    if (url.pathname === '/slack/interactivity' && deps.slack !== undefined) return deps.slack(req, res);
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
     return sendJson(res, req.method === 'GET' || req.method === 'POST' ? 404 : 405, { error: 'not found' });
   }
@@ -86,7 +95,7 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
   }
 
   function viewerFor(record: ApprovalRecord, reviewer: string | undefined, linkToken: string | undefined, notice?: string): PageViewer {
-    if (reviewer === undefined) return { cannotDecide: 'Anyone with this page may look; to decide, open your own review link or sign in.', ...(notice !== undefined && { notice }) };
+    if (reviewer === undefined) return { cannotDecide: 'Anyone with this page may look; to decide, open your own review link or sign in.', names: reviewerNames(), ...(notice !== undefined && { notice }) };
     const spec = deps.reviewers().get(reviewer);
     const cannotDecide = record.context.owners.includes(reviewer)
       ? MESSAGES.owner
@@ -98,11 +107,16 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
     return {
       reviewer,
       reviewerName: spec?.displayName ?? reviewer,
+      names: reviewerNames(),
       csrf: deps.tokens.csrfToken(record.id, reviewer),
       ...(linkToken !== undefined && { linkToken }),
       ...(cannotDecide !== undefined && { cannotDecide }),
       ...(notice !== undefined && { notice }),
     };
+  }
+
+  function reviewerNames(): ReadonlyMap<string, string> {
+    return new Map([...deps.reviewers().values()].map((r) => [r.id, r.displayName] as const));
   }
 
   async function showPage(req: IncomingMessage, res: ServerResponse, id: string, linkToken: string | undefined, notice?: string): Promise<void> {
@@ -120,8 +134,14 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
     if (reviewer === undefined) return sendHtml(res, 403, '<!doctype html><p>Only a reviewer may decide: open your own review link.</p>');
     if (!deps.tokens.verifyCsrf(form.get('csrf') ?? '', id, reviewer)) return sendHtml(res, 403, '<!doctype html><p>The form is stale or forged (CSRF check failed); reload the page.</p>');
     if (decision !== 'approve' && decision !== 'deny') return sendHtml(res, 400, '<!doctype html><p>Choose approve or deny.</p>');
-    const outcome = await review(id, reviewer, decision, form.get('comment') ?? '', 'page');
-    await showPage(req, res, id, linkToken, outcome.ok ? `Recorded: you ${decision === 'approve' ? 'approved' : 'denied'} this request.` : MESSAGES[outcome.reason]);
+    // The window select belongs to Approve; a Deny sent with it chosen is still just a deny.
+    const windowMinutes = decision === 'approve' ? parseWindowMinutes(form.get('window')) : undefined;
+    const outcome = await review(id, reviewer, decision, form.get('comment') ?? '', 'page', windowMinutes);
+    const done = outcome.ok ? (decision === 'deny' ? 'denied' : windowMinutes === undefined ? 'approved' : 'approved-window') : outcome.reason;
+    // POST/redirect/GET: the answer is a redirect to the page, so a reload never re-submits.
+    const location = `/approvals/${id}?${new URLSearchParams({ ...(linkToken !== undefined && { t: linkToken }), done }).toString()}`;
+    res.writeHead(303, { location, 'content-length': 0, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+    res.end();
   }
 
   async function serveApi(req: IncomingMessage, res: ServerResponse, id: string | undefined, verb: 'approve' | 'deny' | undefined, url: URL): Promise<void> {
@@ -139,31 +159,35 @@ export function createReviewServer(deps: ReviewServerDeps): Server {
     }
     if (id !== undefined && verb !== undefined && req.method === 'POST') {
       const body = (await readBody(req, 16 * 1024)).toString('utf8');
-      const comment = parseComment(body);
-      if (comment === undefined) return sendJson(res, 400, { error: 'The body must be JSON like {"comment": "..."}, with a string comment.' });
-      const outcome = await review(id, reviewer, verb, comment, 'api');
+      const parsed = parseReviewBody(body);
+      if (parsed === undefined) return sendJson(res, 400, { error: 'The body must be JSON like {"comment": "...", "windowMinutes": 30}: a string comment, and whole minutes to approve the same call for a while (omit it to approve once).' });
+      const outcome = await review(id, reviewer, verb, parsed.comment, 'api', parsed.windowMinutes);
       return outcome.ok ? sendJson(res, 200, { approval: outcome.record }) : sendJson(res, outcome.reason === 'not_found' ? 404 : 409, { error: MESSAGES[outcome.reason], reason: outcome.reason });
     }
     return sendJson(res, 405, { error: 'GET /api/v1/approvals[/ID], POST /api/v1/approvals/ID/approve|deny' });
   }
 
-  async function review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, via: 'page' | 'api'): Promise<ReviewOutcome> {
-    const outcome = await deps.store.review(id, reviewer, decision, comment.slice(0, 1000), now());
-    deps.audit({ event: 'approval.reviewed', approvalId: id, reviewer, decision, comment: comment.slice(0, 1000), via, accepted: outcome.ok, ...(outcome.ok ? { status: outcome.record.status } : { refusal: outcome.reason }) });
-    return outcome;
+  /** Every channel's review (page, API, Slack): one path, audited with its comment and window. */
+  function review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, via: ReviewChannel, windowMinutes?: number): Promise<ReviewOutcome> {
+    return reviewApproval({ store: deps.store, audit: deps.audit, now }, { id, reviewer, decision, comment, via, ...(windowMinutes !== undefined && { windowMinutes }) });
   }
 }
 
-/** The optional `comment` of a JSON review body; undefined when the body is not that. */
-function parseComment(body: string): string | undefined {
-  if (body === '') return '';
+/** The optional `comment` and `windowMinutes` of a JSON review body; undefined when the body is not that. */
+function parseReviewBody(body: string): { comment: string; windowMinutes?: number } | undefined {
+  if (body === '') return { comment: '' };
+  let parsed: { comment?: unknown; windowMinutes?: unknown };
   try {
-    const parsed = JSON.parse(body) as { comment?: unknown };
-    if (parsed.comment === undefined) return '';
-    return typeof parsed.comment === 'string' ? parsed.comment : undefined;
+    parsed = JSON.parse(body) as typeof parsed;
   } catch {
     return undefined;
   }
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  const comment = parsed.comment ?? '';
+  if (typeof comment !== 'string') return undefined;
+  if (parsed.windowMinutes === undefined || parsed.windowMinutes === null) return { comment };
+  // Whole minutes; the store refuses a window the rules do not allow (window_not_allowed, window_too_long).
+  return typeof parsed.windowMinutes === 'number' && Number.isSafeInteger(parsed.windowMinutes) ? { comment, windowMinutes: parsed.windowMinutes } : undefined;
 }
 
 /** SigV4 in a header or in the query: an agent's credential, never a reviewer's. */
@@ -198,8 +222,8 @@ function sendHtml(res: ServerResponse, status: number, html: string): void {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(html),
     'cache-control': 'no-store',
-    // The page shows agent-controlled text: no scripts at all, no framing, no referrer leaks of link tokens.
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    // The page shows agent-controlled text: no script but the page's own (by its hash), no framing, no referrer leaks of link tokens.
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src '${PAGE_SCRIPT_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     'referrer-policy': 'no-referrer',
     'x-content-type-options': 'nosniff',
   });

@@ -9,10 +9,11 @@ import { CountersignError } from '../errors.js';
 import type { Decision } from '../policy/evaluate.js';
 import type { DirectorySpec, ReviewerSpec } from '../policy/types.js';
 import { bind, sameBinding } from './binding.js';
+import { reviewApproval, type ReviewRequest } from './decide.js';
 import { ApprovalGate } from './gate.js';
 import type { ReviewTokens } from './links.js';
 import { notifyAll, type Notifier } from './notify/index.js';
-import type { ApprovalRecord, ApprovalStore, Requirement } from './types.js';
+import type { ApprovalRecord, ApprovalStore, Requirement, ReviewOutcome } from './types.js';
 
 export interface HoldInput {
   readonly requestId: string;
@@ -85,7 +86,7 @@ export class ApprovalService {
     }
     const directory = this.deps.directory();
     const owners = directory.agents.find((a) => a.name === input.agent)?.owners ?? [];
-    const requirements = input.decision.approvals.map((a): Requirement => ({ rule: a.rule, quorum: a.spec.quorum, eligible: eligibleReviewers(a.spec, directory, owners) }));
+    const requirements = input.decision.approvals.map((a): Requirement => ({ rule: a.rule, quorum: a.spec.quorum, eligible: eligibleReviewers(a.spec, directory, owners), ...(a.description !== undefined && { description: a.description }) }));
     const impossible = requirements.find((r) => r.eligible.length < r.quorum);
     if (impossible !== undefined) {
       throw new CountersignError(
@@ -120,13 +121,25 @@ export class ApprovalService {
       requirements,
       pendingTimeoutMs: Math.min(...specs.map((s) => s.pendingTimeoutSeconds)) * 1000,
       maxUses: Math.min(...specs.map((s) => s.maxUses)),
+      windowKey: bound.windowKey,
+      ...maxWindow(specs),
     };
     const holdMs = Math.min(...specs.map((s) => s.holdTimeoutSeconds)) * 1000;
-    const result = await this.gate.pass({ draft, holdMs, signal: input.signal, accepts: (record) => record.intent === bound.intent && sameBinding(record.context.binding, bound.binding) });
+    const result = await this.gate.pass({ draft, holdMs, signal: input.signal, requestId: input.requestId, accepts: (record) => record.intent === bound.intent && sameBinding(record.context.binding, bound.binding) });
     const record = result.record;
     switch (result.kind) {
       case 'go':
-        this.deps.audit({ event: 'approval.consumed', approvalId: record.id, requestId: input.requestId, usesLeft: record.usesLeft });
+        this.deps.audit({
+          event: 'approval.consumed',
+          approvalId: record.id,
+          requestId: input.requestId,
+          agent: record.context.agent,
+          usesLeft: record.usesLeft,
+          approvedFor: record.windowMinutes === undefined ? 'once' : 'window',
+          ...(record.windowMinutes !== undefined && { window: record.windowMinutes }),
+          ...(record.approvedUntil !== undefined && { approvedUntil: new Date(record.approvedUntil).toISOString() }),
+          ...agentWords(record),
+        });
         return { approvalId: record.id, approvers: record.reviews.filter((r) => r.decision === 'approve').map((r) => r.reviewer), body };
       case 'denied': {
         const denial = record.reviews.find((r) => r.decision === 'deny');
@@ -146,6 +159,27 @@ export class ApprovalService {
           { 'retry-after': String(retryAfter), 'x-countersign-approval-id': record.id },
         );
       }
+    }
+  }
+
+  /**
+   * A reviewer's decision from any channel (the review page and API, a chat app): applied by the
+   * store and audited with its comment and window. `windowMinutes` approves the same binding for
+   * that long (up to the rules' maxWindow); absent, the approval is for this request once.
+   */
+  review(request: ReviewRequest): Promise<ReviewOutcome> {
+    return reviewApproval({ store: this.deps.store, audit: this.deps.audit, now: Date.now }, request);
+  }
+
+  /**
+   * The request an approval let go has finished: what AWS answered it is kept on the record (the
+   * review page shows it). Never throws: the answer is already on its way to the agent.
+   */
+  async finished(approvalId: string, requestId: string, upstreamStatus: number | undefined): Promise<void> {
+    try {
+      await this.deps.store.recordOutcome(approvalId, requestId, upstreamStatus, Date.now());
+    } catch (error) {
+      this.deps.logger.warn({ event: 'approval.outcome_unrecorded', approvalId, requestId, error: error instanceof Error ? error.message : String(error) }, "AWS's answer could not be kept on the approval record");
     }
   }
 
@@ -169,12 +203,16 @@ export class ApprovalService {
       agent: record.context.agent,
       actions: record.context.actions,
       resources: record.context.resources,
+      service: record.context.service,
+      operation: record.context.operation,
       region: record.context.region,
       roleArn: record.context.binding.roleArn,
       intent: record.intent,
       rules: record.context.rules,
       eligible,
       expiresAt: new Date(record.expiresAt).toISOString(),
+      ...(record.maxWindowMs !== undefined && { maxWindowMinutes: Math.floor(record.maxWindowMs / 60_000) }),
+      ...agentWords(record),
     });
     const base = this.deps.reviewBaseUrl().replace(/\/$/, '');
     const links = eligible
@@ -192,6 +230,20 @@ export function eligibleReviewers(spec: { reviewers: readonly string[]; groups: 
   const ids = new Set(spec.reviewers);
   for (const reviewer of directory.reviewers) if (reviewer.groups.some((g) => spec.groups.includes(g))) ids.add(reviewer.id);
   return [...ids].filter((id) => !owners.includes(id)).sort();
+}
+
+/** The agent's own words, for the durable audit log (the approval record expires; the log stays). */
+function agentWords(record: ApprovalRecord): Record<string, string> {
+  return {
+    ...(record.context.agentReason !== undefined && { agentReason: record.context.agentReason }),
+    ...(record.context.agentContext !== undefined && { agentContext: record.context.agentContext }),
+  };
+}
+
+/** The strictest window over every approve rule that matched: none unless each allows one. */
+function maxWindow(specs: ReadonlyArray<{ maxWindowSeconds?: number }>): { maxWindowMs?: number } {
+  if (specs.length === 0 || specs.some((s) => s.maxWindowSeconds === undefined)) return {};
+  return { maxWindowMs: Math.min(...specs.map((s) => s.maxWindowSeconds ?? 0)) * 1000 };
 }
 
 function describeNeeds(record: ApprovalRecord): string {

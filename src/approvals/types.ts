@@ -43,6 +43,8 @@ export interface Requirement {
   readonly quorum: number;
   /** Reviewer ids who may approve under this rule (owners of the agent already removed). */
   readonly eligible: readonly string[];
+  /** The rule's `description`, written for reviewers (shown on the review page, escaped). */
+  readonly description?: string;
 }
 
 export interface Review {
@@ -50,6 +52,15 @@ export interface Review {
   readonly decision: 'approve' | 'deny';
   readonly comment: string;
   readonly at: number;
+  /** An approval for a while: this reviewer approved the same binding for this many minutes (absent: once). */
+  readonly windowMinutes?: number;
+}
+
+/** The last request an approval let go, and what AWS answered it (once the request finished). */
+export interface ApprovalUse {
+  readonly requestId: string;
+  readonly at: number;
+  readonly upstreamStatus?: number;
 }
 
 /** What the reviewer sees and the audit records; no secret, no header, no credential. */
@@ -93,6 +104,15 @@ export interface ApprovalRecord {
   readonly approvedUntil?: number;
   readonly usesLeft: number;
   readonly consumedAt?: number;
+  /** The longest window (approve for a while) the rules allow; absent: approvals are for the request only. */
+  readonly maxWindowMs?: number;
+  /** The store's window lookup key (binding.ts, windowKey): the binding and intent, never the request bytes. */
+  readonly windowKey?: string;
+  /** Set when approved for a while: it then serves the same binding, any number of times, until approvedUntil. */
+  readonly windowMinutes?: number;
+  readonly lastUse?: ApprovalUse;
+  /** Requests it let go. */
+  readonly timesUsed?: number;
 }
 
 /** A new approval request, before the store gives it an id and times. */
@@ -103,11 +123,18 @@ export interface ApprovalDraft {
   readonly requirements: readonly Requirement[];
   readonly pendingTimeoutMs: number;
   readonly maxUses: number;
+  readonly maxWindowMs?: number;
+  readonly windowKey?: string;
+}
+
+/** How a reviewer approves: once (the default), or for a while (windowMinutes, up to the rules' maxWindow). */
+export interface ReviewOptions {
+  readonly windowMinutes?: number;
 }
 
 export type ReviewOutcome =
   | { readonly ok: true; readonly record: ApprovalRecord }
-  | { readonly ok: false; readonly reason: 'not_found' | 'not_pending' | 'expired' | 'not_eligible' | 'owner' | 'already_reviewed'; readonly record?: ApprovalRecord };
+  | { readonly ok: false; readonly reason: 'not_found' | 'not_pending' | 'expired' | 'not_eligible' | 'owner' | 'already_reviewed' | 'window_not_allowed' | 'window_too_long'; readonly record?: ApprovalRecord };
 
 export type ConsumeOutcome =
   | { readonly ok: true; readonly record: ApprovalRecord }
@@ -125,12 +152,18 @@ export interface DecisionEvent {
  * one outcome.
  */
 export interface ApprovalStore {
-  /** The live record for this fingerprint (pending, approved with uses left or, for a read, still valid), else a new pending one. */
+  /**
+   * The live record for this fingerprint (pending, approved with uses left or, for a read, still
+   * valid), else a record approved for a while under the draft's windowKey, else a new pending one.
+   */
   findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string, now: number): Promise<ApprovalRecord | undefined>;
   list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]>;
-  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number): Promise<ReviewOutcome>;
-  consume(id: string, now: number): Promise<ConsumeOutcome>;
+  review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options?: ReviewOptions): Promise<ReviewOutcome>;
+  /** One use; `requestId` names the request it lets go (the record's lastUse). */
+  consume(id: string, now: number, requestId?: string): Promise<ConsumeOutcome>;
+  /** What AWS answered the request an approval let go (kept when it is still the record's lastUse). */
+  recordOutcome(id: string, requestId: string, upstreamStatus: number | undefined, now: number): Promise<void>;
   /** Calls back on every decision made by any replica (approved, denied, expired). */
   onDecision(listener: (event: DecisionEvent) => void): void;
   /** Throws when the store cannot be reached (approve rules then fail closed). */

@@ -22,7 +22,12 @@ async function withSink(io: CliIo, use: (sink: AuditSink) => Promise<number>): P
   }
 }
 
-const CSV_COLUMNS = ['seq', 'at', 'event', 'requestId', 'agent', 'service', 'operation', 'actions', 'resources', 'decision', 'rules', 'reasons', 'approvalId', 'approvers', 'reviewer', 'stsSession', 'upstreamStatus', 'status', 'errorCode', 'hash'];
+/**
+ * The why of an approval (the agent's words, each review's comment and window) is in the durable
+ * log, not only in the approval record that expires; the columns after `hash` carry it (added
+ * last, so the earlier columns keep their places).
+ */
+const CSV_COLUMNS = ['seq', 'at', 'event', 'requestId', 'agent', 'service', 'operation', 'actions', 'resources', 'decision', 'rules', 'reasons', 'approvalId', 'approvers', 'reviewer', 'stsSession', 'upstreamStatus', 'status', 'errorCode', 'hash', 'agentReason', 'agentContext', 'comment', 'via', 'windowMinutes', 'approvedFor', 'window', 'approvedUntil', 'refusal'];
 
 const verify = command(
   {

@@ -27,6 +27,8 @@ export interface Grant {
 export interface ApprovalRequirement {
   readonly rule: string;
   readonly spec: ApprovalSpec;
+  /** The rule's description, written for reviewers. */
+  readonly description?: string;
 }
 
 export interface Decision {

@@ -116,7 +116,7 @@ export function decide(policy: CompiledPolicySet, request: RequestFacts, candida
     return { effect: 'deny', rules, reasons: [...reasons, conflict], grants: [], approvals: [] };
   }
   const approvals = uniqueBy(
-    passing.flatMap((r) => (r.spec.effect === 'approve' && r.spec.approval !== undefined ? [{ rule: r.spec.name, spec: r.spec.approval }] : [])),
+    passing.flatMap((r) => (r.spec.effect === 'approve' && r.spec.approval !== undefined ? [{ rule: r.spec.name, spec: r.spec.approval, ...(r.spec.description !== undefined && { description: r.spec.description }) }] : [])),
     (a) => a.rule,
   );
   return {

@@ -42,6 +42,8 @@ export interface ApprovalSpec {
   readonly holdTimeoutSeconds: number;
   /** How many requests one approval may serve. */
   readonly maxUses: number;
+  /** The longest a reviewer may approve the same binding for (approve for a while); absent: never. */
+  readonly maxWindowSeconds?: number;
 }
 
 /** A time window in a named IANA time zone: days of the week and an hour range. */

@@ -12,7 +12,7 @@ const HOST_GLOB = /^[a-z0-9*?.-]{1,253}$/;
 export const AWS_RULE_KEYS = ['name', 'description', 'effect', 'agents', 'services', 'actions', 'resources', 'regions', 'accounts', 'conditions', 'credentials', 'approval'];
 export const HOST_RULE_KEYS = ['name', 'description', 'effect', 'hosts', 'ports', 'methods', 'paths'];
 export const CREDENTIALS_KEYS = ['roleArn', 'sessionDuration', 'sessionPolicyConditions', 'sessionTags'];
-export const APPROVAL_KEYS = ['reviewers', 'groups', 'quorum', 'pendingTimeout', 'holdTimeout', 'maxUses'];
+export const APPROVAL_KEYS = ['reviewers', 'groups', 'quorum', 'pendingTimeout', 'holdTimeout', 'maxUses', 'maxWindow'];
 
 export const APPROVAL_DEFAULTS = { quorum: 1, pendingTimeoutSeconds: 15 * 60, holdTimeoutSeconds: 55, maxUses: 1 } as const;
 
@@ -147,6 +147,10 @@ function validateApproval(check: Checker, rule: YAMLMap, what: string): Approval
   const pendingTimeoutSeconds = check.duration(node, 'pendingTimeout', `${what}.approval`, 60, 7 * 24 * 3600) ?? APPROVAL_DEFAULTS.pendingTimeoutSeconds;
   const holdTimeoutSeconds = check.duration(node, 'holdTimeout', `${what}.approval`, 0, 600) ?? APPROVAL_DEFAULTS.holdTimeoutSeconds;
   const maxUses = check.integer(node, 'maxUses', `${what}.approval`, 1, 1000) ?? APPROVAL_DEFAULTS.maxUses;
-  return { reviewers: reviewers ?? [], groups: groups ?? [], quorum, pendingTimeoutSeconds, holdTimeoutSeconds, maxUses };
+  // Approve for a while: the longest a reviewer may approve the same binding for, in whole minutes
+  // (1m..24h). No default: a rule without it only ever offers "approve once".
+  const maxWindowSeconds = check.duration(node, 'maxWindow', `${what}.approval`, 60, 24 * 3600);
+  if (maxWindowSeconds !== undefined && maxWindowSeconds % 60 !== 0) check.fail(node.get('maxWindow', true), `${what}.approval.maxWindow is a whole number of minutes, like 30m or 2h`);
+  return { reviewers: reviewers ?? [], groups: groups ?? [], quorum, pendingTimeoutSeconds, holdTimeoutSeconds, maxUses, ...(maxWindowSeconds !== undefined && { maxWindowSeconds }) };
 }
 
