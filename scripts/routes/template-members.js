@@ -13,8 +13,8 @@
 
 /** Not members: filled from the request's credential scope and the caller's account. */
 export const CONTEXT_VARIABLES = new Set(['Partition', 'Region', 'Account']);
-const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
-export const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'ssmparameter', 'ssmpath', 'loggroup', 'account', 'any']);
+const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z][a-z0-9]*))?\}/g;
+export const FILTERS = new Set(['urlencode', 'copysource', 'lambdaname', 'queueurlname', 'queueurlaccount', 'partiqltable', 'kmskey', 'secretid', 'ssmparameter', 'ssmpath', 'loggroup', 'ec2id', 'account', 'any']);
 
 /** Member paths a countersign template reads (not Partition/Region/Account). Throws on a bad filter or regex. */
 export function referencesOf(template) {

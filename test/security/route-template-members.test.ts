@@ -59,7 +59,7 @@ describe('CreateSecret is scoped to the named secret, never secret:*', () => {
 
 // ---- (b) the shipped table ------------------------------------------------------------------
 
-const REFERENCE = /\$\{([^}~|]+)(?:~\/(?:.*?)\/|\|[a-z]+)?\}/g;
+const REFERENCE = /\$\{([^}~|]+)(?:~\/(?:.*?)\/|\|[a-z][a-z0-9]*)?\}/g;
 const CONTEXT = new Set(['Partition', 'Region', 'Account']);
 
 interface Shape {

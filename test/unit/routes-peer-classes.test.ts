@@ -229,3 +229,63 @@ describe('SSM GetParametersByPath: the path as given, the root included', () => 
     for (const path of ['app', '//', '/a//b', '/app/*']) expect(byPath(path)).toMatch(/^refused: /);
   });
 });
+
+describe('EC2 tags: resources named by ID, the prefix naming the type', () => {
+  const tags = (op: 'CreateTags' | 'DeleteTags', ids: string[]) => {
+    const s = service('ec2');
+    const op_ = matchQueryOperation(s, op, '2016-11-15');
+    if (op_ === undefined) throw new Error(`no ${op}`);
+    const form: Record<string, string> = { Action: op, Version: '2016-11-15', 'Tag.1.Key': 'k', 'Tag.1.Value': 'v' };
+    ids.forEach((id, i) => (form[`ResourceId.${i + 1}`] = id));
+    const body = Buffer.from(new URLSearchParams(form).toString());
+    return summary(iamNeeds(s, op_, requestMembers(op_, { query: {}, headers: {}, body, protocol: 'ec2' }), { region: 'us-east-1', account: ACCOUNT }));
+  };
+
+  it('each ID becomes its type ARN; images and snapshots have no account', () => {
+    expect(tags('CreateTags', ['i-0123456789abcdef0', 'vol-0123456789abcdef0', 'sg-0123abcd', 'ami-0123456789abcdef0', 'snap-0123456789abcdef0', 'subnet-0123456789abcdef0', 'vpce-svc-0123456789abcdef0'])).toEqual([
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123456789abcdef0`,
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCOUNT}:volume/vol-0123456789abcdef0`,
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCOUNT}:security-group/sg-0123abcd`,
+      'ec2:CreateTags arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0',
+      'ec2:CreateTags arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0',
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCOUNT}:subnet/subnet-0123456789abcdef0`,
+      `ec2:CreateTags arn:aws:ec2:us-east-1:${ACCOUNT}:vpc-endpoint-service/vpce-svc-0123456789abcdef0`,
+    ]);
+    expect(tags('DeleteTags', ['i-0123456789abcdef0'])).toEqual([`ec2:DeleteTags arn:aws:ec2:us-east-1:${ACCOUNT}:instance/i-0123456789abcdef0`]);
+  });
+
+  it('an unknown prefix, an ID of the wrong shape, a path or a wildcard is refused, never "*"', () => {
+    for (const id of ['xyz-0123456789abcdef0', 'i-123', 'i-0123456789abcdef0/../x', 'i-*', 'arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0']) {
+      expect(tags('CreateTags', [id])).toMatch(/^refused: /);
+    }
+    // one bad ID among good ones refuses the call
+    expect(tags('CreateTags', ['i-0123456789abcdef0', 'nope'])).toMatch(/^refused: /);
+  });
+});
+
+describe('calls that name no resource where AWS takes a default or every resource', () => {
+  it('EventBridge DescribeEventBus without Name: the default bus', () => {
+    expect(json('eventbridge', 'AWSEvents.DescribeEventBus', {})).toEqual([`events:DescribeEventBus arn:aws:events:us-east-1:${ACCOUNT}:event-bus/default`]);
+    expect(json('eventbridge', 'AWSEvents.DescribeEventBus', { Name: 'orders' })).toEqual([`events:DescribeEventBus arn:aws:events:us-east-1:${ACCOUNT}:event-bus/orders`]);
+  });
+
+  it('ECR DescribeRepositories without names: every repository of the registry, as a pattern', () => {
+    const ecr = (body: object) => json('ecr', 'AmazonEC2ContainerRegistry_V20150921.DescribeRepositories', body);
+    expect(ecr({})).toEqual([`ecr:DescribeRepositories arn:aws:ecr:us-east-1:${ACCOUNT}:repository/* ~`]);
+    expect(ecr({ registryId: '210987654321' })).toEqual(['ecr:DescribeRepositories arn:aws:ecr:us-east-1:210987654321:repository/* ~']);
+    expect(ecr({ repositoryNames: ['app'] })).toEqual([`ecr:DescribeRepositories arn:aws:ecr:us-east-1:${ACCOUNT}:repository/app`]);
+  });
+
+  it('EC2 DeleteLaunchTemplate by name: every launch template, as a pattern; by ID: that one', () => {
+    const del = (form: Record<string, string>) => {
+      const s = service('ec2');
+      const op = matchQueryOperation(s, 'DeleteLaunchTemplate', '2016-11-15');
+      if (op === undefined) throw new Error('no op');
+      const body = Buffer.from(new URLSearchParams({ Action: 'DeleteLaunchTemplate', Version: '2016-11-15', ...form }).toString());
+      return summary(iamNeeds(s, op, requestMembers(op, { query: {}, headers: {}, body, protocol: 'ec2' }), { region: 'us-east-1', account: ACCOUNT }));
+    };
+    expect(del({ LaunchTemplateName: 'web' })).toEqual([`ec2:DeleteLaunchTemplate arn:aws:ec2:us-east-1:${ACCOUNT}:launch-template/* ~`]);
+    expect(del({ LaunchTemplateId: 'lt-0123456789abcdef0' })).toEqual([`ec2:DeleteLaunchTemplate arn:aws:ec2:us-east-1:${ACCOUNT}:launch-template/lt-0123456789abcdef0`]);
+    expect(del({})).toMatch(/^refused: /);
+  });
+});

@@ -421,6 +421,23 @@ export function locationReader(parts: RequestParts): (location: string) => reado
  */
 type Filtered = string | { readonly value: string; readonly wildcard?: true; readonly account?: string; readonly region?: string } | undefined;
 
+/** EC2 resource ID prefixes and the IAM resource type each names (EC2 User Guide, "Resource IDs"). */
+const EC2_ID_PREFIXES: ReadonlyMap<string, string> = new Map([
+  ['i', 'instance'], ['vol', 'volume'], ['snap', 'snapshot'], ['ami', 'image'], ['sg', 'security-group'],
+  ['sgr', 'security-group-rule'], ['subnet', 'subnet'], ['vpc', 'vpc'], ['eni', 'network-interface'],
+  ['igw', 'internet-gateway'], ['eigw', 'egress-only-internet-gateway'], ['rtb', 'route-table'], ['acl', 'network-acl'],
+  ['nat', 'natgateway'], ['eipalloc', 'elastic-ip'], ['dopt', 'dhcp-options'], ['lt', 'launch-template'],
+  ['pcx', 'vpc-peering-connection'], ['vpce', 'vpc-endpoint'], ['vpce-svc', 'vpc-endpoint-service'], ['cgw', 'customer-gateway'],
+  ['vgw', 'vpn-gateway'], ['vpn', 'vpn-connection'], ['tgw', 'transit-gateway'], ['tgw-attach', 'transit-gateway-attachment'],
+  ['tgw-rtb', 'transit-gateway-route-table'], ['pl', 'prefix-list'], ['fl', 'vpc-flow-log'], ['h', 'dedicated-host'],
+  ['cr', 'capacity-reservation'], ['fleet', 'fleet'], ['sfr', 'spot-fleet-request'], ['sir', 'spot-instances-request'],
+  ['afi', 'fpga-image'], ['cvpn-endpoint', 'client-vpn-endpoint'], ['egpu', 'elastic-gpu'],
+  ['import-ami', 'import-image-task'], ['import-snap', 'import-snapshot-task'], ['export-ami', 'export-image-task'],
+  ['export-i', 'export-instance-task'], ['lgw', 'local-gateway'], ['cagw', 'carrier-gateway'],
+  ['tmf', 'traffic-mirror-filter'], ['tms', 'traffic-mirror-session'], ['tmt', 'traffic-mirror-target'],
+]);
+const ACCOUNTLESS_EC2_TYPES: ReadonlySet<string> = new Set(['image', 'snapshot']);
+
 /** Named transforms a template may apply to a member value (`${Member|name}`). */
 const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
   urlencode: (v) => encodeURIComponent(v),
@@ -518,6 +535,18 @@ const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
     if (!/^[A-Za-z0-9_./#-]{1,512}$/.test(name)) return undefined;
     return arn === null ? name : { value: name, account: arn[2] ?? '', region: arn[1] ?? '' };
   },
+  /**
+   * An EC2 resource ID (CreateTags/DeleteTags Resources.N): its prefix names the resource type
+   * (EC2 User Guide, "Resource IDs": i- instance, vol- volume, sg- security group, ...), which
+   * gives the path of the ARN: "instance/i-0abc...". Images and snapshots have ARNs without an
+   * account (IAM's image and snapshot resource types). An unknown prefix is refused.
+   */
+  ec2id: (v) => {
+    const m = /^([a-z]+(?:-[a-z]+)*)-([0-9a-f]{8}|[0-9a-f]{17})$/.exec(v);
+    const type = m === null ? undefined : EC2_ID_PREFIXES.get(m[1] ?? '');
+    if (type === undefined) return undefined;
+    return ACCOUNTLESS_EC2_TYPES.has(type) ? { value: `${type}/${v}`, account: '' } : `${type}/${v}`;
+  },
   /** An account ID (ECR registryId, Glue CatalogId); an absent member is the caller's account. */
   account: (v) => (/^\d{12}$/.test(v) ? v : undefined),
   /** Secrets Manager SecretId: an ARN stays; a name becomes name-?????? (the random suffix). */
@@ -533,7 +562,7 @@ const FILTERS: Readonly<Record<string, (value: string) => Filtered>> = {
 
 // ---- templates ------------------------------------------------------------------------------
 
-const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z]+))?\}/g;
+const REFERENCE = /\$\{([^}~|]+)(?:~\/(.*?)\/|\|([a-z][a-z0-9]*))?\}/g;
 const ARN_SHAPE = /^arn:[a-z-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9a-z-]*:\S+$/;
 const regexCache = new Map<string, RegExp>();
 
