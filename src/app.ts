@@ -79,7 +79,11 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       logger,
       maxBufferedBodyBytes: config.maxBufferedBodyBytes,
       approvals: approvals.service,
-      audit: emit,
+      // Request records also tell the approval notifiers what AWS answered an approved request.
+      audit: (event: AuditEvent) => {
+        emit(event);
+        approvals.observe(event);
+      },
       metrics,
     },
     leafCertificates,

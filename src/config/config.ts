@@ -53,6 +53,19 @@ export const SETTINGS = {
   COUNTERSIGN_UPSTREAM_CA_FILE: 'PEM file of extra CAs trusted for upstream TLS',
   COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
   COUNTERSIGN_STS_TIMEOUT_SECONDS: 'longest a request waits for STS to mint its credentials before failing closed with StsUnavailable (default 5)',
+  /** Slack app mode: interactive Approve/Deny in Slack (docs/approvals.md). */
+  readonly slackApp?: SlackAppConfig;
+}
+
+export interface SlackAppConfig {
+  /** xoxb- bot token (a secret). */
+  readonly botToken: string;
+  /** The app's signing secret, checks requests to /slack/interactivity (a secret). */
+  readonly signingSecret: string;
+  /** Channel id (or name) the app posts in. */
+  readonly channel: string;
+  /** Slack Web API base URL; default https://slack.com/api. */
+  readonly apiUrl?: string;
   COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
   ...REDIS_SETTINGS,
@@ -83,6 +96,10 @@ function parseOverrides(value: string | undefined): Map<string, URL> {
   if (value === undefined || value.trim() === '') return overrides;
   for (const entry of value.split(',')) {
     const eq = entry.indexOf('=');
+  COUNTERSIGN_SLACK_BOT_TOKEN: 'Slack app mode: the bot token (xoxb-..., a secret); with the signing secret and channel',
+  COUNTERSIGN_SLACK_SIGNING_SECRET: "Slack app mode: the app's signing secret, verifies clicks on /slack/interactivity (a secret)",
+  COUNTERSIGN_SLACK_CHANNEL: 'Slack app mode: channel id the app posts approval requests in',
+  COUNTERSIGN_SLACK_API_URL: 'Slack app mode: Web API base URL (default https://slack.com/api)',
     const service = entry.slice(0, eq).trim();
     const url = entry.slice(eq + 1).trim();
     if (eq <= 0 || !/^(\*|[a-z0-9-]+)$/.test(service)) {
@@ -95,6 +112,22 @@ function parseOverrides(value: string | undefined): Map<string, URL> {
       throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": "${url}" is not a URL.`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+/** The Slack app's three settings go together; the URL must be http(s). Messages never quote a value. */
+function slackAppOf(env: NodeJS.ProcessEnv): { slackApp?: SlackAppConfig } {
+  const botToken = env.COUNTERSIGN_SLACK_BOT_TOKEN ?? '';
+  const signingSecret = env.COUNTERSIGN_SLACK_SIGNING_SECRET ?? '';
+  const channel = env.COUNTERSIGN_SLACK_CHANNEL ?? '';
+  const apiUrl = env.COUNTERSIGN_SLACK_API_URL ?? '';
+  const given = [botToken, signingSecret, channel].filter((v) => v !== '').length;
+  if (given === 0) {
+    if (apiUrl !== '') throw new ConfigError('COUNTERSIGN_SLACK_API_URL is set without the Slack app (COUNTERSIGN_SLACK_BOT_TOKEN, COUNTERSIGN_SLACK_SIGNING_SECRET, COUNTERSIGN_SLACK_CHANNEL).');
+    return {};
+  }
+  if (given !== 3) throw new ConfigError('COUNTERSIGN_SLACK_BOT_TOKEN, COUNTERSIGN_SLACK_SIGNING_SECRET and COUNTERSIGN_SLACK_CHANNEL go together: the app posts with the token, in the channel, and verifies clicks with the secret.');
+  if (apiUrl !== '' && !/^https?:\/\/[^\s]+$/.test(apiUrl)) throw new ConfigError('COUNTERSIGN_SLACK_API_URL must be an http(s) URL.');
+  return { slackApp: { botToken, signingSecret, channel, ...(apiUrl !== '' && { apiUrl }) } };
+}
+
       throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": only http and https URLs can be upstreams.`);
     }
     overrides.set(service, parsed);
@@ -167,3 +200,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   return Object.freeze(config);
 }
+    ...slackAppOf(env),

@@ -10,7 +10,8 @@ import { NotifyError, type ApprovalNotice, type Notifier, type NotifyChannel } f
 import { createWebhookNotifier } from './webhook.js';
 
 export { NotifyError, isNotifyError } from './types.js';
-export type { ApprovalNotice, Notifier, NotifyChannel, NotifyFailure, ReviewLink } from './types.js';
+export type { ApprovalNotice, NoticeUpdate, Notifier, NotifyChannel, NotifyFailure, ReviewLink, UpstreamAnswer } from './types.js';
+export { createUpdateFeed, type UpdateFeed } from './updates.js';
 export { buildSlackMessage, createSlackNotifier } from './slack.js';
 export { buildTeamsMessage, createTeamsNotifier } from './teams.js';
 export { buildWebhookPayload, createWebhookNotifier, signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER, SIGNATURE_TOLERANCE_SECONDS } from './webhook.js';

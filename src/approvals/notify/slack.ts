@@ -13,7 +13,7 @@
  * only reviewers.
  */
 
-import type { ApprovalContext } from '../types.js';
+import type { ApprovalContext, ApprovalRecord } from '../types.js';
 import { clean, ELLIPSIS, escapedList, escapeSlack, fitEscaped, formatUtc, oneLine, TEXT_LIMITS, truncate } from './escape.js';
 import { eligibleLinks, resolveDelivery, type DeliveryOptions } from './links.js';
 import { postJson } from './post.js';
@@ -37,11 +37,14 @@ export interface SlackText {
   readonly emoji?: boolean;
 }
 
+/** A link button (`url`), or in app mode an interactive one (`value`, sent back on a click). */
 export interface SlackButton {
   readonly type: 'button';
   readonly text: SlackText;
-  readonly url: string;
   readonly action_id: string;
+  readonly url?: string;
+  readonly value?: string;
+  readonly style?: 'primary' | 'danger';
 }
 
 export type SlackBlock =
@@ -61,22 +64,22 @@ export interface SlackOptions extends DeliveryOptions {
   readonly url: string;
 }
 
-const plain = (text: string): SlackText => ({ type: 'plain_text', text, emoji: false });
-const mrkdwn = (text: string): SlackText => ({ type: 'mrkdwn', text });
+export const plain = (text: string): SlackText => ({ type: 'plain_text', text, emoji: false });
+export const mrkdwn = (text: string): SlackText => ({ type: 'mrkdwn', text });
 
 /** `*Label*\n<escaped list>`, within the field limit. */
-function listField(singular: string, plural: string, items: readonly string[]): SlackText {
+export function listField(singular: string, plural: string, items: readonly string[]): SlackText {
   const label = `*${items.length === 1 ? singular : plural}*\n`;
   return mrkdwn(label + escapedList(items, escapeSlack, { maxEscaped: SLACK_LIMITS.fieldText - label.length }));
 }
 
-function valueField(label: string, value: string): SlackText {
+export function valueField(label: string, value: string): SlackText {
   const head = `*${label}*\n`;
   return mrkdwn(head + fitEscaped(oneLine(value), TEXT_LIMITS.item, SLACK_LIMITS.fieldText - head.length, escapeSlack));
 }
 
 /** Slack shows the expiry in each reader's own time zone, UTC where it cannot. */
-function expiresField(expiresAt: number): SlackText {
+export function expiresField(expiresAt: number): SlackText {
   return mrkdwn(`*Expires*\n<!date^${Math.floor(expiresAt / 1000)}^{date_short_pretty} {time}|${formatUtc(expiresAt)}>`);
 }
 
@@ -86,7 +89,7 @@ const quote = (escaped: string): string =>
     .map((line) => `>${line}`)
     .join('\n');
 
-function reasonText(context: ApprovalContext): string {
+export function reasonText(context: ApprovalContext): string {
   const head = '*Reason given by the agent* (unverified)\n';
   const contextLine =
     context.agentContext === undefined || context.agentContext.length === 0
@@ -100,6 +103,20 @@ function reasonText(context: ApprovalContext): string {
   return head + reason + contextLine;
 }
 
+/** The held request at a glance: agent, owners, actions, resources, region, rules, expiry. */
+export function summaryFields(record: ApprovalRecord): SlackText[] {
+  const { context } = record;
+  return [
+    valueField('Agent', context.agent),
+    listField('Owner', 'Owners', context.owners),
+    listField('Action', 'Actions', context.actions),
+    listField('Resource', 'Resources', context.resources),
+    valueField('Region', context.region.length === 0 ? '(global)' : context.region),
+    listField('Rule', 'Rules', context.rules),
+    expiresField(record.expiresAt),
+  ];
+}
+
 export function buildSlackMessage(notice: ApprovalNotice): SlackMessage {
   const { record } = notice;
   const { context } = record;
@@ -109,18 +126,7 @@ export function buildSlackMessage(notice: ApprovalNotice): SlackMessage {
 
   const blocks: SlackBlock[] = [
     { type: 'header', text: plain(title) },
-    {
-      type: 'section',
-      fields: [
-        valueField('Agent', context.agent),
-        listField('Owner', 'Owners', context.owners),
-        listField('Action', 'Actions', context.actions),
-        listField('Resource', 'Resources', context.resources),
-        valueField('Region', context.region.length === 0 ? '(global)' : context.region),
-        listField('Rule', 'Rules', context.rules),
-        expiresField(record.expiresAt),
-      ],
-    },
+    { type: 'section', fields: summaryFields(record) },
     { type: 'section', text: mrkdwn(reasonText(context)) },
     { type: 'context', elements: [mrkdwn(`Request \`${fitEscaped(oneLine(record.id), TEXT_LIMITS.item, 500, escapeSlack)}\``)] },
   ];

@@ -4,7 +4,7 @@
  * links (a GET opens the page; deciding is a POST made on the page), never approve/deny actions.
  */
 
-import type { ApprovalRecord } from '../types.js';
+import type { ApprovalRecord, Review } from '../types.js';
 import type { ReviewerSpec } from '../../policy/types.js';
 
 /** A per-reviewer review page link. The URL carries a secret link token: never log it. */
@@ -26,7 +26,26 @@ export interface Notifier {
   readonly channel: NotifyChannel;
   /** Delivers the notice, retrying as configured; rejects with a NotifyError when it cannot. */
   send(notice: ApprovalNotice): Promise<void>;
+  /** What happened since (updates.ts); channels that only announce leave it out. Rejects with a NotifyError. */
+  update?(update: NoticeUpdate): Promise<void>;
 }
+
+/** What the request's upstream call came to: AWS's status, or the refusal that stopped it first. */
+export interface UpstreamAnswer {
+  readonly status?: number;
+  readonly errorCode?: string;
+  readonly at: number;
+}
+
+/**
+ * A change to a request already announced: a review was recorded (on any channel: page, API,
+ * Slack), the request was decided (approved, denied, expired), or the approved request went
+ * upstream and AWS answered.
+ */
+export type NoticeUpdate =
+  | { readonly kind: 'reviewed'; readonly record: ApprovalRecord; readonly review: Review }
+  | { readonly kind: 'decided'; readonly record: ApprovalRecord }
+  | { readonly kind: 'answered'; readonly record: ApprovalRecord; readonly answer: UpstreamAnswer };
 
 /** Why a notification failed, for audit records and metrics. */
 export type NotifyFailure = 'http_status' | 'timeout' | 'network' | 'internal';
