@@ -16,7 +16,7 @@ export class LimitExceeded extends Error {
  */
 export class ConcurrencyLimit {
   private active = 0;
-  private readonly queue: Array<{ start: () => void }> = [];
+  private readonly queue: Array<{ start: () => boolean }> = [];
 
   constructor(
     private readonly maxActive: number,
@@ -37,8 +37,13 @@ export class ConcurrencyLimit {
       return await fn();
     } finally {
       this.active -= 1;
-      this.queue.shift()?.start();
+      // The next waiter whose deadline has not passed (one that has leaves with its own error).
+      for (let next = this.queue.shift(); next !== undefined && !next.start(); next = this.queue.shift());
     }
+  }
+
+  private deadline(): LimitExceeded {
+    return new LimitExceeded('deadline', `waited for one of ${this.maxActive} calls to STS under way until the deadline`);
   }
 
   private enter(signal: AbortSignal): Promise<void> {
@@ -53,14 +58,19 @@ export class ConcurrencyLimit {
       const entry = {
         start: () => {
           signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) {
+            reject(this.deadline());
+            return false;
+          }
           this.active += 1;
           resolve();
+          return true;
         },
       };
       const onAbort = () => {
         const at = this.queue.indexOf(entry);
         if (at >= 0) this.queue.splice(at, 1);
-        reject(new LimitExceeded('deadline', `waited for one of ${this.active} calls to STS under way until the deadline`));
+        reject(this.deadline());
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import type { Credentials } from '../aws/sigv4.js';
 import { CountersignError } from '../errors.js';
 import { ConcurrencyLimit, LimitExceeded } from './limiter.js';
@@ -43,6 +44,8 @@ export interface MinterOptions {
   /** AssumeRole calls under way at once (default 32), and calls allowed to wait for one (default 256); past both, a request fails at once. */
   readonly maxConcurrent?: number;
   readonly maxQueued?: number;
+  /** Fixed credentials instead of the provider chain (tests). */
+  readonly credentials?: AwsCredentialIdentity;
 }
 
 /** Seconds a client is told to wait (Retry-After) when STS is unavailable. */
@@ -73,7 +76,12 @@ export class CredentialMinter {
 
   constructor(options: MinterOptions) {
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.sts = createStsClient({ region: options.region, timeoutMs: this.timeoutMs, ...(options.endpoint !== undefined && { endpoint: options.endpoint }) });
+    this.sts = createStsClient({
+      region: options.region,
+      timeoutMs: this.timeoutMs,
+      ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
+      ...(options.credentials !== undefined && { credentials: options.credentials }),
+    });
     this.maxCached = options.maxCached ?? 10_000;
     this.limit = new ConcurrencyLimit(options.maxConcurrent ?? 32, options.maxQueued ?? 256);
   }

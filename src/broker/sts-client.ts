@@ -1,4 +1,5 @@
 import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
 
 export interface StsClientOptions {
   readonly region: string;
@@ -6,6 +7,8 @@ export interface StsClientOptions {
   readonly endpoint?: string;
   /** The longest one STS call may take, every attempt included (the caller also aborts at this deadline). */
   readonly timeoutMs: number;
+  /** Fixed credentials instead of the provider chain (tests). */
+  readonly credentials?: AwsCredentialIdentity;
 }
 
 /**
@@ -20,6 +23,7 @@ export function createStsClient(options: StsClientOptions): STSClient {
     region: options.region,
     ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
     maxAttempts: 2,
+    ...(options.credentials !== undefined && { credentials: options.credentials }),
     requestHandler: { connectionTimeout: Math.min(options.timeoutMs, 3_000), requestTimeout: options.timeoutMs },
   });
 }
