@@ -135,6 +135,16 @@ export const ERROR_CATALOGUE = {
     awsCode: 'ServiceUnavailable',
     hint: 'Requests that need approval fail closed while the durable audit log is unreachable; retry later, and check the audit sink (Redis or the data directory).',
   },
+  SlackRequestUnverified: {
+    status: 401,
+    awsCode: 'InvalidSignature',
+    hint: "Only Slack may call the interactivity endpoint: requests must carry a valid X-Slack-Signature made with the app's signing secret (COUNTERSIGN_SLACK_SIGNING_SECRET) and a timestamp within 5 minutes.",
+  },
+  SlackPayloadInvalid: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    hint: "The interactivity endpoint takes Slack's block_actions and view_submission payloads for countersign's own buttons and dialog, one payload form field of JSON.",
+  },
   AssumeRoleFailed: {
     status: 403,
     awsCode: 'AccessDenied',
@@ -209,13 +219,3 @@ export class CountersignError extends Error {
 export function isCountersignError(error: unknown): error is CountersignError {
   return error instanceof CountersignError;
 }
-  SlackRequestUnverified: {
-    status: 401,
-    awsCode: 'InvalidSignature',
-    hint: "Only Slack may call the interactivity endpoint: requests must carry a valid X-Slack-Signature made with the app's signing secret (COUNTERSIGN_SLACK_SIGNING_SECRET) and a timestamp within 5 minutes.",
-  },
-  SlackPayloadInvalid: {
-    status: 400,
-    awsCode: 'InvalidRequest',
-    hint: "The interactivity endpoint takes Slack's block_actions and view_submission payloads for countersign's own buttons and dialog, one payload form field of JSON.",
-  },

@@ -37,6 +37,19 @@ export interface ApprovalsConfig {
   readonly webhookSecret?: string;
   readonly slackWebhookUrl?: string;
   readonly teamsWebhookUrl?: string;
+  /** Slack app mode: interactive Approve/Deny in Slack (docs/approvals.md). */
+  readonly slackApp?: SlackAppConfig;
+}
+
+export interface SlackAppConfig {
+  /** xoxb- bot token (a secret). */
+  readonly botToken: string;
+  /** The app's signing secret, checks requests to /slack/interactivity (a secret). */
+  readonly signingSecret: string;
+  /** Channel id (or name) the app posts in. */
+  readonly channel: string;
+  /** Slack Web API base URL; default https://slack.com/api. */
+  readonly apiUrl?: string;
 }
 
 export class ConfigError extends Error {
@@ -53,19 +66,6 @@ export const SETTINGS = {
   COUNTERSIGN_UPSTREAM_CA_FILE: 'PEM file of extra CAs trusted for upstream TLS',
   COUNTERSIGN_STS_REGION: 'region of the STS endpoint (default AWS_REGION, then us-east-1)',
   COUNTERSIGN_STS_TIMEOUT_SECONDS: 'longest a request waits for STS to mint its credentials before failing closed with StsUnavailable (default 5)',
-  /** Slack app mode: interactive Approve/Deny in Slack (docs/approvals.md). */
-  readonly slackApp?: SlackAppConfig;
-}
-
-export interface SlackAppConfig {
-  /** xoxb- bot token (a secret). */
-  readonly botToken: string;
-  /** The app's signing secret, checks requests to /slack/interactivity (a secret). */
-  readonly signingSecret: string;
-  /** Channel id (or name) the app posts in. */
-  readonly channel: string;
-  /** Slack Web API base URL; default https://slack.com/api. */
-  readonly apiUrl?: string;
   COUNTERSIGN_LOG_LEVEL: 'pino level (default info)',
   COUNTERSIGN_MAX_BODY_BYTES: 'largest JSON/query request body read for classification (default 20 MiB)',
   ...REDIS_SETTINGS,
@@ -77,41 +77,15 @@ export interface SlackAppConfig {
   COUNTERSIGN_WEBHOOK_SECRET: 'HMAC secret that signs generic webhook notices',
   COUNTERSIGN_SLACK_WEBHOOK_URL: 'Slack incoming webhook for approval requests (a secret)',
   COUNTERSIGN_TEAMS_WEBHOOK_URL: 'Microsoft Teams Workflows webhook for approval requests (a secret)',
+  COUNTERSIGN_SLACK_BOT_TOKEN: 'Slack app mode: the bot token (xoxb-..., a secret); with the signing secret and channel',
+  COUNTERSIGN_SLACK_SIGNING_SECRET: "Slack app mode: the app's signing secret, verifies clicks on /slack/interactivity (a secret)",
+  COUNTERSIGN_SLACK_CHANNEL: 'Slack app mode: channel id the app posts approval requests in',
+  COUNTERSIGN_SLACK_API_URL: 'Slack app mode: Web API base URL (default https://slack.com/api)',
   COUNTERSIGN_AUDIT_SINK: 'durable audit log: auto (redis with COUNTERSIGN_REDIS_URL, else file), redis, file, or stdout (no durable log)',
   COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: 'on SIGTERM, how long in-flight requests may take to finish (default 25)',
   COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
 
-function parseListen(value: string, name = 'COUNTERSIGN_LISTEN'): { host: string; port: number } {
-  const match = /^(?<host>\[[0-9a-fA-F:]+\]|[^:]+):(?<port>\d{1,5})$/.exec(value);
-  const port = Number(match?.groups?.port);
-  if (!match?.groups?.host || !Number.isInteger(port) || port > 65535) {
-    throw new ConfigError(`${name}="${value}": expected host:port, for example 127.0.0.1:8080.`);
-  }
-  return { host: match.groups.host.replace(/^\[|\]$/g, ''), port };
-}
-
-function parseOverrides(value: string | undefined): Map<string, URL> {
-  const overrides = new Map<string, URL>();
-  if (value === undefined || value.trim() === '') return overrides;
-  for (const entry of value.split(',')) {
-    const eq = entry.indexOf('=');
-  COUNTERSIGN_SLACK_BOT_TOKEN: 'Slack app mode: the bot token (xoxb-..., a secret); with the signing secret and channel',
-  COUNTERSIGN_SLACK_SIGNING_SECRET: "Slack app mode: the app's signing secret, verifies clicks on /slack/interactivity (a secret)",
-  COUNTERSIGN_SLACK_CHANNEL: 'Slack app mode: channel id the app posts approval requests in',
-  COUNTERSIGN_SLACK_API_URL: 'Slack app mode: Web API base URL (default https://slack.com/api)',
-    const service = entry.slice(0, eq).trim();
-    const url = entry.slice(eq + 1).trim();
-    if (eq <= 0 || !/^(\*|[a-z0-9-]+)$/.test(service)) {
-      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": expected service=URL, for example s3=http://127.0.0.1:4566.`);
-    }
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": "${url}" is not a URL.`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
 /** The Slack app's three settings go together; the URL must be http(s). Messages never quote a value. */
 function slackAppOf(env: NodeJS.ProcessEnv): { slackApp?: SlackAppConfig } {
   const botToken = env.COUNTERSIGN_SLACK_BOT_TOKEN ?? '';
@@ -128,6 +102,32 @@ function slackAppOf(env: NodeJS.ProcessEnv): { slackApp?: SlackAppConfig } {
   return { slackApp: { botToken, signingSecret, channel, ...(apiUrl !== '' && { apiUrl }) } };
 }
 
+function parseListen(value: string, name = 'COUNTERSIGN_LISTEN'): { host: string; port: number } {
+  const match = /^(?<host>\[[0-9a-fA-F:]+\]|[^:]+):(?<port>\d{1,5})$/.exec(value);
+  const port = Number(match?.groups?.port);
+  if (!match?.groups?.host || !Number.isInteger(port) || port > 65535) {
+    throw new ConfigError(`${name}="${value}": expected host:port, for example 127.0.0.1:8080.`);
+  }
+  return { host: match.groups.host.replace(/^\[|\]$/g, ''), port };
+}
+
+function parseOverrides(value: string | undefined): Map<string, URL> {
+  const overrides = new Map<string, URL>();
+  if (value === undefined || value.trim() === '') return overrides;
+  for (const entry of value.split(',')) {
+    const eq = entry.indexOf('=');
+    const service = entry.slice(0, eq).trim();
+    const url = entry.slice(eq + 1).trim();
+    if (eq <= 0 || !/^(\*|[a-z0-9-]+)$/.test(service)) {
+      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": expected service=URL, for example s3=http://127.0.0.1:4566.`);
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": "${url}" is not a URL.`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new ConfigError(`COUNTERSIGN_UPSTREAM_OVERRIDES entry "${entry}": only http and https URLs can be upstreams.`);
     }
     overrides.set(service, parsed);
@@ -182,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...optional('COUNTERSIGN_SLACK_WEBHOOK_URL', 'slackWebhookUrl'),
     ...optional('COUNTERSIGN_TEAMS_WEBHOOK_URL', 'teamsWebhookUrl'),
     ...(identityHeader !== undefined && { trustedIdentity: { header: identityHeader, proxies: trustedProxies } }),
+    ...slackAppOf(env),
   };
   const config: Config = {
     listen: parseListen(env.COUNTERSIGN_LISTEN ?? '127.0.0.1:8080'),
@@ -200,4 +201,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   return Object.freeze(config);
 }
-    ...slackAppOf(env),
