@@ -15,6 +15,9 @@ interface Holder {
 const HEARTBEAT_MS = 10_000;
 const STALE_MS = 60_000;
 
+/** Tokens of the locks this process holds: a lock naming our pid is ours only if listed here. */
+const heldHere = new Set<string>();
+
 export class WriterLockError extends Error {
   override readonly name = 'WriterLockError';
 }
@@ -53,6 +56,7 @@ export class WriterLock {
       this.takeOver(holder);
     }
     this.held = true;
+    heldHere.add(this.token);
     this.heartbeat = setInterval(() => this.touch(), HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -69,6 +73,7 @@ export class WriterLock {
     if (!this.held) return;
     clearInterval(this.heartbeat);
     this.held = false;
+    heldHere.delete(this.token);
     try {
       if (readHolder(this.path)?.token === this.token) unlinkSync(this.path);
     } catch {
@@ -158,7 +163,9 @@ function isStale(path: string, holder: Holder | undefined): boolean {
   if (holder === undefined) return age > STALE_MS;
   // Another host's process cannot be looked up from here: only its heartbeat tells.
   if (holder.host !== hostname()) return age > STALE_MS;
-  if (holder.pid === process.pid) return true;
+  // Our own pid: another writer in this process, or a previous process whose pid we got (a
+  // restarted container's process is often pid 1 again).
+  if (holder.pid === process.pid) return !heldHere.has(holder.token);
   if (!alive(holder.pid)) return true;
   const started = startTimeOf(holder.pid);
   return holder.started !== null && started !== null && started !== holder.started;
