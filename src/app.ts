@@ -15,6 +15,7 @@ import { AwsIdentityMonitor, identityCheck } from './broker/identity.js';
 import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
 import { createAdminServer } from './edge/admin-server.js';
+import { createWorkloadIdentity } from './edge/credential-endpoint-setup.js';
 import { loadOrCreateCertificateAuthority } from './edge/ca-store.js';
 import { InFlight } from './edge/in-flight.js';
 import { LeafCertificateCache } from './edge/leaf-cache.js';
@@ -68,10 +69,12 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   let shuttingDown = false;
   const leafCertificates = new LeafCertificateCache(ca, { maxEntries: 1000 });
   const inFlight = new InFlight();
+  const workload = createWorkloadIdentity(config.workloadIdentity, { serverKey, registry, identities: () => policies.get().directory.identities ?? [], audit: emit, logger, ca, leafCertificates });
 
   const server: Server = createProxyServer({
     pipeline: {
       registry,
+      sessions: workload.sessions,
       policy: () => policies.get(),
       minter,
       upstream,
@@ -104,6 +107,8 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   const address = await listen(server, config.listen);
   const adminAddress = await listen(admin, config.adminListen);
   const reviewAddress = await listen(approvals.reviewServer, config.approvals.reviewListen);
+  const credentialAddress = workload.server === undefined ? undefined : await listen(workload.server, config.workloadIdentity.listen);
+  if (credentialAddress !== undefined) logger.info({ event: 'credentials.listening', url: `${workload.scheme}://${hostPort(credentialAddress)}/v1/credentials` }, 'credential endpoint listening');
   if (reviewBaseUrl === '') reviewBaseUrl = `http://${reviewAddress.address.includes(':') ? `[${reviewAddress.address}]` : reviewAddress.address}:${reviewAddress.port}`;
 
   return {
@@ -115,12 +120,14 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     async close(graceMs = 25_000) {
       shuttingDown = true; // /readyz 503 while draining: the Service stops sending new requests
       identity.stop();
-      const closed = [server, approvals.reviewServer].map(stopAccepting);
+      const closed = [server, approvals.reviewServer, ...(workload.server === undefined ? [] : [workload.server])].map(stopAccepting);
       approvals.service.releaseAll();
       await Promise.race([inFlight.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
       server.closeAllConnections();
       approvals.reviewServer.closeAllConnections();
+      workload.server?.closeAllConnections();
       await Promise.all(closed);
+      await workload.close();
       await stopAccepting(admin);
       admin.closeAllConnections();
       policies.close();
@@ -138,6 +145,10 @@ function auditSink(config: Config): AuditSink | undefined {
   const file = new FileAuditSink(join(config.dataDir, 'audit.jsonl'));
   file.claim(); // one writer per log: a second server on this data directory refuses here, before it listens
   return file;
+}
+
+function hostPort(address: AddressInfo): string {
+  return `${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
 function listen(server: Server, at: { host: string; port: number }): Promise<AddressInfo> {

@@ -68,6 +68,74 @@ export const ERROR_CATALOGUE = {
     jsonCode: 'InvalidSignatureException',
     hint: "Fix the agent's clock: X-Amz-Date must be within 15 minutes of countersign's time.",
   },
+  SessionCredentialsInvalid: {
+    status: 403,
+    awsCode: 'InvalidClientTokenId',
+    jsonCode: 'UnrecognizedClientException',
+    hint: 'Use the AccessKeyId, SecretAccessKey and Token from this countersign\'s credential endpoint together, unchanged (the SDK sends the Token as X-Amz-Security-Token).',
+  },
+  SessionCredentialsExpired: {
+    status: 403,
+    awsCode: 'ExpiredToken',
+    jsonCode: 'ExpiredTokenException',
+    hint: 'Fetch new credentials from the credential endpoint; AWS SDKs do so by themselves before Expiration when AWS_CONTAINER_CREDENTIALS_FULL_URI is set.',
+  },
+  AgentRevoked: {
+    status: 403,
+    awsCode: 'InvalidClientTokenId',
+    jsonCode: 'UnrecognizedClientException',
+    hint: 'An operator revoked this agent; its credentials are void and no new ones are issued until it is reinstated.',
+  },
+  WorkloadTokenMissing: {
+    status: 401,
+    awsCode: 'MissingAuthenticationToken',
+    hint: 'Send the workload token (a Kubernetes projected service-account token, a CI OIDC token) in the Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE to its file.',
+  },
+  WorkloadTokenMalformed: {
+    status: 401,
+    awsCode: 'InvalidIdentityToken',
+    hint: 'Send the issuer\'s signed JWT as it is (header.payload.signature, an asymmetric alg such as RS256 or ES256, at most 16 KiB, with exp); unsigned, HS* and encrypted tokens are refused.',
+  },
+  WorkloadTokenSignature: {
+    status: 401,
+    awsCode: 'InvalidIdentityToken',
+    hint: 'The token is not signed by a key its issuer publishes (JWKS); send a token the issuer made, unchanged.',
+  },
+  WorkloadTokenExpired: {
+    status: 401,
+    awsCode: 'ExpiredTokenException',
+    hint: 'Send a fresh workload token: the kubelet rotates projected tokens in their file; a CI job requests a new one.',
+  },
+  WorkloadTokenNotYetValid: {
+    status: 401,
+    awsCode: 'InvalidIdentityToken',
+    hint: 'The token is dated in the future (nbf or iat); check the clocks of the issuer and of countersign.',
+  },
+  WorkloadTokenAudience: {
+    status: 403,
+    awsCode: 'InvalidIdentityToken',
+    hint: 'Request the token for the audience countersign is configured with (Kubernetes: serviceAccountToken.audience in the projected volume).',
+  },
+  WorkloadTokenIssuer: {
+    status: 403,
+    awsCode: 'InvalidIdentityToken',
+    hint: 'Tokens are accepted only from the issuers in COUNTERSIGN_OIDC_ISSUER or COUNTERSIGN_OIDC_ISSUERS_FILE; add the issuer there, or send a token from one of them.',
+  },
+  WorkloadKeysUnavailable: {
+    status: 503,
+    awsCode: 'IDPCommunicationError',
+    hint: 'countersign could not get the issuer\'s signing keys (discovery or JWKS unreachable, and none cached); retry later, and check the issuer URL, caFile, or the static jwksFile.',
+  },
+  WorkloadNotMapped: {
+    status: 403,
+    awsCode: 'AccessDenied',
+    hint: 'Add an entry to a Directory\'s identities: (issuer, claims, agent) that maps this workload to a declared agent.',
+  },
+  CredentialRequestInvalid: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    hint: 'The credential endpoint answers GET on its path (AWS_CONTAINER_CREDENTIALS_FULL_URI, as the countersign docs give it) with the token in Authorization.',
+  },
   UnclassifiedRequest: {
     status: 400,
     awsCode: 'UnclassifiedRequest',

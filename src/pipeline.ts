@@ -22,7 +22,7 @@ import { bodyForReading } from './aws/request-compression.js';
 import { hostServesService } from './aws/host-service.js';
 import { payloadModeOf, type PayloadMode } from './aws/payload.js';
 import { protocolOf, type Protocol } from './aws/protocol.js';
-import { parseQuery, withoutParams, type QueryParams } from './aws/query-string.js';
+import { firstValue, parseQuery, withoutParams, type QueryParams } from './aws/query-string.js';
 import { isPresigned, parseAuthorization, parseQueryAuthorization, PRESIGN_ONLY_PARAMS, sha256Hex, signRequest, type SignableRequest } from './aws/sigv4.js';
 import { decidedEvent, elapsedMs, recordClassification, recordDecision, type RequestAudit } from './audit/record.js';
 import type { Logger } from './audit/logger.js';
@@ -36,6 +36,7 @@ import { chooseTarget, type UpstreamTarget } from './forward/target.js';
 import { sentContentLength, type UpstreamClient } from './forward/upstream.js';
 import { resolveAgentKey, verifyAgent, type AgentIdentity } from './identity/identify.js';
 import type { AgentRegistry } from './identity/registry.js';
+import type { SessionCredentialIssuer } from './identity/session-credentials.js';
 import type { CompiledPolicySet } from './policy/compile.js';
 import { decide, type Decision } from './policy/evaluate.js';
 import type { AuditEmitter } from './audit/emitter.js';
@@ -43,6 +44,8 @@ import type { ApprovalService } from './approvals/service.js';
 
 export interface PipelineDeps {
   readonly registry: AgentRegistry;
+  /** Verifies session credentials from the credential endpoint (absent: none are accepted). */
+  readonly sessions?: SessionCredentialIssuer;
   /** The current policy set (a function, so a reload swaps it atomically). */
   readonly policy: () => CompiledPolicySet;
   readonly minter: { mint(request: MintRequest): Promise<MintResult> };
@@ -134,6 +137,8 @@ export async function handleAwsRequest(deps: PipelineDeps, inbound: InboundReque
     audit.event = audit.upstreamStatus === undefined ? 'request.failed' : 'request.forwarded';
     deps.audit(audit);
     deps.metrics.observeRequest(audit);
+    // An approval that let this request go keeps AWS's answer (the review page shows it; never throws).
+    if (audit.approvalId !== undefined && audit.approvers !== undefined) void deps.approvals.finished(audit.approvalId, inbound.id, audit.upstreamStatus);
   }
 }
 
@@ -149,7 +154,9 @@ async function identify(deps: PipelineDeps, inbound: InboundRequest, res: Server
   audit.service = auth.service;
   audit.region = auth.region;
   shape.protocol = protocolOf(auth.service, headers);
-  const key = resolveAgentKey(deps.registry, auth);
+  const tokenHeader = headers['x-amz-security-token'];
+  const sessionToken = presigned ? firstValue(signedQuery, 'X-Amz-Security-Token') : typeof tokenHeader === 'string' ? tokenHeader : undefined;
+  const key = resolveAgentKey(deps.registry, auth, { issuer: deps.sessions, token: sessionToken });
   audit.agent = key.agent;
   const dot = auth.service === 's3' ? undefined : dotSegment(inbound.rawPath);
   if (dot !== undefined) throw new CountersignError('AmbiguousRequest', `The path has a dot segment ("${dot}"), which SigV4 and AWS resolve and countersign does not; send the path as an SDK does.`);

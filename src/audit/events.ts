@@ -17,6 +17,8 @@ export const AUDIT_EVENTS = {
   'agent.key_issued': 'an agent key appeared in the registry: agent, accessKeyId',
   'agent.key_revoked': 'an agent key was revoked: agent, accessKeyId, revokedAt',
   'audit.gap': 'the durable log lost records (Redis restarted empty, or a failover lost its tail), written by the first replica to notice: lostFromSeq, lostThroughSeq, lastKnownHash, reason',
+  'credentials.issued': 'the credential endpoint issued session credentials to a workload: agent, accessKeyId, issuer, subject, identity (the Directory entry), expiresAt, remoteAddress',
+  'credentials.refused': 'the credential endpoint refused a workload: errorCode, error, issuer and subject (when the token was readable), agent (when mapped), remoteAddress',
 } as const;
 
 export type AuditEventName = keyof typeof AUDIT_EVENTS;

@@ -21,6 +21,20 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** The durable audit log: the Redis stream, the data directory's JSONL file, or none (stdout only). */
   readonly auditSink: 'redis' | 'file' | 'stdout';
+  /** The credential endpoint for workloads with OIDC tokens (src/identity/oidc, src/edge/credential-endpoint.ts). */
+  readonly workloadIdentity: WorkloadIdentityConfig;
+}
+
+export interface WorkloadIdentityConfig {
+  /** Raw issuer settings, parsed and checked at start-up by src/identity/oidc/issuers.ts. */
+  readonly issuersFile?: string;
+  readonly issuer?: string;
+  readonly audiences?: string;
+  readonly jwksFile?: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Set: the endpoint speaks HTTPS with a certificate from countersign's CA for these names. */
+  readonly tlsNames: readonly string[];
+  readonly lifetimeSeconds: number;
 }
 
 export interface ApprovalsConfig {
@@ -83,6 +97,13 @@ export const SETTINGS = {
   COUNTERSIGN_SLACK_API_URL: 'Slack app mode: Web API base URL (default https://slack.com/api)',
   COUNTERSIGN_AUDIT_SINK: 'durable audit log: auto (redis with COUNTERSIGN_REDIS_URL, else file), redis, file, or stdout (no durable log)',
   COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: 'on SIGTERM, how long in-flight requests may take to finish (default 25)',
+  COUNTERSIGN_OIDC_ISSUER: 'the one OIDC issuer whose workload tokens the credential endpoint accepts (exactly its iss)',
+  COUNTERSIGN_OIDC_AUDIENCES: 'comma-separated audiences a token of COUNTERSIGN_OIDC_ISSUER must name (e.g. countersign)',
+  COUNTERSIGN_OIDC_JWKS_FILE: "static JWKS file of COUNTERSIGN_OIDC_ISSUER's keys (air-gapped; default: discovery)",
+  COUNTERSIGN_OIDC_ISSUERS_FILE: 'YAML/JSON file of issuers: [{issuer, audiences, algorithms, jwksFile, jwksUri, caFile, bearerTokenFile}]',
+  COUNTERSIGN_CREDENTIALS_LISTEN: 'credential endpoint listener, host:port (default 127.0.0.1:8082; on when an issuer is configured)',
+  COUNTERSIGN_CREDENTIALS_TLS_NAMES: 'comma-separated DNS names/IPs: the credential endpoint speaks HTTPS with a countersign-CA certificate for them',
+  COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS: 'lifetime of credentials from the credential endpoint (default 3600, 60 to 43200)',
   COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
 
@@ -157,6 +178,19 @@ function redisSettings(env: NodeJS.ProcessEnv): RedisSettings | undefined {
   }
 }
 
+function workloadIdentityOf(env: NodeJS.ProcessEnv): WorkloadIdentityConfig {
+  const lifetimeSeconds = positiveInteger('COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS', env.COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS, 3600);
+  if (lifetimeSeconds < 60 || lifetimeSeconds > 43_200) throw new ConfigError(`COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS=${lifetimeSeconds}: expected 60 to 43200 (12 hours).`);
+  const set = (name: keyof typeof SETTINGS) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const raw = { issuersFile: set('COUNTERSIGN_OIDC_ISSUERS_FILE'), issuer: set('COUNTERSIGN_OIDC_ISSUER'), audiences: set('COUNTERSIGN_OIDC_AUDIENCES'), jwksFile: set('COUNTERSIGN_OIDC_JWKS_FILE') };
+  return {
+    ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)),
+    listen: parseListen(env.COUNTERSIGN_CREDENTIALS_LISTEN ?? '127.0.0.1:8082', 'COUNTERSIGN_CREDENTIALS_LISTEN'),
+    tlsNames: (env.COUNTERSIGN_CREDENTIALS_TLS_NAMES ?? '').split(',').map((n) => n.trim()).filter((n) => n !== ''),
+    lifetimeSeconds,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const unknown = Object.keys(env).filter((k) => k.startsWith('COUNTERSIGN_') && !(k in SETTINGS));
   if (unknown.length > 0) {
@@ -197,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     approvals,
     auditSink: auditSinkOf(env.COUNTERSIGN_AUDIT_SINK ?? 'auto', approvals.redis !== undefined),
     shutdownGraceMs: positiveInteger('COUNTERSIGN_SHUTDOWN_GRACE_SECONDS', env.COUNTERSIGN_SHUTDOWN_GRACE_SECONDS, 25) * 1000,
+    workloadIdentity: workloadIdentityOf(env),
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
   };
   return Object.freeze(config);

@@ -2,6 +2,7 @@ import { CountersignError } from '../errors.js';
 import { parseAmzDate, type SigV4Authorization, type SignableRequest } from '../aws/sigv4.js';
 import { verifySignature } from '../aws/sigv4-verify.js';
 import type { AgentRegistry } from './registry.js';
+import { looksLikeSessionKeyId, type SessionCredentialIssuer } from './session-credentials.js';
 
 /** Who is calling, as proven by a verified SigV4 signature made with an agent key. */
 export interface AgentIdentity {
@@ -15,8 +16,20 @@ export interface AgentIdentity {
 /** SigV4 allows 15 minutes of clock skew (AWS General Reference, "Signature Version 4"). */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
-/** Looks the key up before any body is read, so unknown callers cost nothing. */
-export function resolveAgentKey(registry: AgentRegistry, auth: SigV4Authorization): { agent: string; secret: string } {
+/**
+ * Looks the key up before any body is read, so unknown callers cost nothing. A session key
+ * (CSIA…, from the credential endpoint) is resolved from its session token (X-Amz-Security-Token,
+ * in the headers or a presigned URL's query), a static key (CSAK…) from the registry.
+ */
+export function resolveAgentKey(
+  registry: AgentRegistry,
+  auth: SigV4Authorization,
+  session?: { readonly issuer: SessionCredentialIssuer | undefined; readonly token: string | undefined },
+): { agent: string; secret: string } {
+  if (looksLikeSessionKeyId(auth.accessKeyId)) {
+    if (session?.issuer === undefined) throw new CountersignError('SessionCredentialsInvalid', `The access key ${auth.accessKeyId} is a session key, and this countersign has no credential endpoint configured.`);
+    return session.issuer.resolve(auth.accessKeyId, session.token);
+  }
   const found = registry.lookup(auth.accessKeyId);
   if (found === undefined) {
     throw new CountersignError('UnknownAgentKey', `The access key ${auth.accessKeyId.slice(0, 24)} is not a countersign agent key.`);

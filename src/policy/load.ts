@@ -89,6 +89,7 @@ export function buildPolicySet(files: ReadonlyArray<{ path: string; text: string
     directory.agents.push(...parsed.directory.agents);
     directory.reviewers.push(...parsed.directory.reviewers);
     directory.groups.push(...parsed.directory.groups);
+    directory.identities.push(...(parsed.directory.identities ?? []));
   }
   const seen = new Map<string, RuleSpec>();
   for (const rule of rules) {

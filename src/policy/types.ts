@@ -129,10 +129,20 @@ export interface GroupSpec {
   readonly source: SourceLocation;
 }
 
+/** A workload identity that is an agent: a token from `issuer` whose claims match every glob (first match wins). */
+export interface WorkloadIdentitySpec {
+  readonly issuer: string;
+  readonly claims: Readonly<Record<string, string>>;
+  readonly agent: string;
+  readonly source: SourceLocation;
+}
+
 export interface DirectorySpec {
   readonly agents: readonly AgentSpec[];
   readonly reviewers: readonly ReviewerSpec[];
   readonly groups: readonly GroupSpec[];
+  /** Which workload tokens are which agent (`identities:`), in declaration order. */
+  readonly identities?: readonly WorkloadIdentitySpec[];
 }
 
 export interface PolicySetSpec {

@@ -433,6 +433,6 @@ describe('loadPolicyDir', () => {
     const set = loadPolicyDir(tempDir({}));
     expect(set.rules).toEqual([]);
     expect(set.files).toEqual([]);
-    expect(set.directory).toEqual({ agents: [], reviewers: [], groups: [] });
+    expect(set.directory).toEqual({ agents: [], reviewers: [], groups: [], identities: [] });
   });
 });

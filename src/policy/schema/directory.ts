@@ -1,8 +1,9 @@
 import { isMap, isScalar, type YAMLMap } from 'yaml';
-import type { AgentSpec, DirectorySpec, GroupSpec, ReviewerSpec } from '../types.js';
+import type { AgentSpec, DirectorySpec, GroupSpec, ReviewerSpec, WorkloadIdentitySpec } from '../types.js';
 import { describe, type Checker } from './checker.js';
+import { checkIdentities, validateIdentities } from './identities.js';
 
-export const DIRECTORY_KEYS = ['apiVersion', 'kind', 'metadata', 'agents', 'reviewers', 'groups'];
+export const DIRECTORY_KEYS = ['apiVersion', 'kind', 'metadata', 'agents', 'reviewers', 'groups', 'identities'];
 export const AGENT_KEYS = ['owners', 'groups'];
 export const REVIEWER_KEYS = ['name', 'groups', 'email', 'slack', 'teams'];
 export const GROUP_KEYS = ['description'];
@@ -12,10 +13,11 @@ interface MutableDirectory {
   agents: AgentSpec[];
   reviewers: ReviewerSpec[];
   groups: GroupSpec[];
+  identities: WorkloadIdentitySpec[];
 }
 
 export function emptyDirectory(): MutableDirectory {
-  return { agents: [], reviewers: [], groups: [] };
+  return { agents: [], reviewers: [], groups: [], identities: [] };
 }
 
 /**
@@ -56,6 +58,7 @@ export function validateDirectory(check: Checker, doc: YAMLMap, into: MutableDir
     const description = entry === undefined ? undefined : check.string(entry, 'description', `group "${name}"`);
     into.groups.push({ name, source: check.where(node as YAMLMap), ...(description !== undefined && { description }) });
   });
+  validateIdentities(check, doc, into.identities);
 }
 
 function forEachEntry(check: Checker, doc: YAMLMap, key: string, visit: (name: string, node: unknown) => void): void {
@@ -87,6 +90,7 @@ export function checkDirectory(directory: DirectorySpec, references: readonly { 
       issues.push({ ...ref.at, message: `found unknown ${ref.kind} "${ref.name}", expected a declared ${ref.kind} (declared: ${declared})` });
     }
   }
+  issues.push(...checkIdentities(directory.identities ?? [], new Set(directory.agents.map((a) => a.name))));
   for (const [kind, entries] of [
     ['agent', directory.agents.map((a) => ({ name: a.name, source: a.source }))],
     ['reviewer', directory.reviewers.map((r) => ({ name: r.id, source: r.source }))],
