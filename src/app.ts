@@ -14,6 +14,8 @@ import type { AuditSink } from './audit/sink.js';
 import { AwsIdentityMonitor, identityCheck } from './broker/identity.js';
 import { CredentialMinter } from './broker/minter.js';
 import type { Config } from './config/config.js';
+import { createAdminApi } from './edge/admin-api.js';
+import { readAcceptedTokenHash } from './edge/admin-api-token.js';
 import { createAdminServer } from './edge/admin-server.js';
 import { createWorkloadIdentity } from './edge/credential-endpoint-setup.js';
 import { loadOrCreateCertificateAuthority } from './edge/ca-store.js';
@@ -21,7 +23,9 @@ import { InFlight } from './edge/in-flight.js';
 import { LeafCertificateCache } from './edge/leaf-cache.js';
 import { createProxyServer } from './edge/proxy-server.js';
 import { UpstreamClient } from './forward/upstream.js';
-import { AgentRegistry, loadOrCreateServerKey } from './identity/registry.js';
+import { loadOrCreateServerKey } from './identity/registry.js';
+import { noteVerifiedUse } from './identity/registry-last-use.js';
+import { keyChangeEvent, openAgentRegistry } from './identity/registry-setup.js';
 import { PolicyStore } from './policy/store.js';
 
 export interface RunningCountersign {
@@ -54,9 +58,11 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   const { ca, certPath, created } = loadOrCreateCertificateAuthority(config.dataDir);
   if (created) logger.info({ event: 'ca.created', certPath }, 'generated a new countersign CA');
   const serverKey = loadOrCreateServerKey(config.dataDir);
-  const registry = new AgentRegistry(config.dataDir, serverKey, (change) =>
-    emit(change.kind === 'issued' ? { event: 'agent.key_issued', agent: change.agent, accessKeyId: change.accessKeyId } : { event: 'agent.key_revoked', agent: change.agent, accessKeyId: change.accessKeyId, revokedAt: change.revokedAt }),
-  );
+  // The agent registry: in Redis when configured (shared by every replica), else DATA_DIR/agents.json.
+  const redisRegistry = config.approvals.redisUrl === undefined ? {} : { redis: { url: config.approvals.redisUrl, prefix: config.approvals.redisPrefix } };
+  const registries = openAgentRegistry({ dataDir: config.dataDir, serverKey, ...redisRegistry, onChange: (change) => emit(keyChangeEvent(change)) });
+  const registry = registries.registry;
+  await registries.ready();
   // Links default to where the review listener really listens (known once it does).
   let reviewBaseUrl = config.approvals.reviewUrl ?? '';
   const approvals = createApprovals(config.approvals, { serverKey, policies, maxBufferedBodyBytes: config.maxBufferedBodyBytes, logger, audit, reviewBaseUrl: () => reviewBaseUrl });
@@ -87,7 +93,8 @@ export async function startCountersign(config: Config, logger: Logger = createLo
         emit(event);
         approvals.observe(event);
       },
-      metrics,
+      // A finished request that was decided proves its key was used (last use, agents list).
+      metrics: { observeRequest: (record) => (metrics.observeRequest(record), noteVerifiedUse(registry, record)) },
     },
     leafCertificates,
     inFlight,
@@ -96,6 +103,11 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     policyStatus: () => policies.status,
     caLoaded: () => ca.certDer.length > 0,
     metrics: metrics.registry,
+    adminApi: createAdminApi({
+      registry,
+      ...(config.adminTokenFile !== undefined && { tokenHash: readAcceptedTokenHash(config.adminTokenFile) }),
+      declaredAgents: () => policies.get().directory.agents.map((agent) => agent.name),
+    }),
     shuttingDown: () => shuttingDown,
     awsIdentity: () => identityCheck(identity.identity),
     ...(sink !== undefined && { audit: () => ({ ok: audit.healthy, sink: sink.kind, queued: audit.queueDepth, dropped: audit.droppedRecords }) }),
@@ -131,6 +143,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       await stopAccepting(admin);
       admin.closeAllConnections();
       policies.close();
+      await registry.close();
       await audit.close();
       await approvals.store.close();
       minter.destroy();

@@ -56,6 +56,47 @@ export const ERROR_CATALOGUE = {
     jsonCode: 'UnrecognizedClientException',
     hint: 'This agent key was revoked; ask an operator to issue a new one.',
   },
+  ExpiredAgentKey: {
+    status: 403,
+    awsCode: 'InvalidAccessKeyId',
+    jsonCode: 'UnrecognizedClientException',
+    hint: 'This agent key has expired (countersign agents list shows when); ask an operator to issue a new one (countersign agents issue NAME --ttl 30d).',
+  },
+  AgentRegistryUnavailable: {
+    status: 503,
+    awsCode: 'ServiceUnavailable',
+    hint: 'countersign identifies agents from the registry in Redis and fails closed while it cannot read it; retry later, and check COUNTERSIGN_REDIS_URL.',
+  },
+  AdminApiDisabled: {
+    status: 404,
+    awsCode: 'NotFound',
+    hint: 'The admin API is off: set COUNTERSIGN_ADMIN_TOKEN_FILE on the server to a file holding the operator token (or its sha256:HEX).',
+  },
+  AdminUnauthorized: {
+    status: 401,
+    awsCode: 'AccessDenied',
+    hint: 'Send the operator token as Authorization: Bearer TOKEN (the CLI reads COUNTERSIGN_ADMIN_TOKEN or COUNTERSIGN_ADMIN_TOKEN_FILE).',
+  },
+  AdminBadRequest: {
+    status: 400,
+    awsCode: 'InvalidRequest',
+    hint: 'Send a JSON object as the admin API documents it (README, "Admin API"): a valid agent name, a ttl like 30d or never.',
+  },
+  AdminNotFound: {
+    status: 404,
+    awsCode: 'NotFound',
+    hint: 'The admin API serves /v1/agents, /v1/agents/NAME/keys, /v1/agents/NAME/revoke and /v1/keys/KEY_ID/revoke; countersign agents list shows agents and keys.',
+  },
+  AdminMethodNotAllowed: {
+    status: 405,
+    awsCode: 'MethodNotAllowed',
+    hint: 'Listings are GET; issuing and revoking are POST.',
+  },
+  UndeclaredAgent: {
+    status: 409,
+    awsCode: 'InvalidRequest',
+    hint: 'Declare the agent in a kind: Directory file (its owners and groups) on the server, or issue with force to give it a key with no owners and no groups.',
+  },
   SignatureMismatch: {
     status: 403,
     awsCode: 'SignatureDoesNotMatch',

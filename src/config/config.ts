@@ -5,6 +5,8 @@ import { parseRedisSettings, REDIS_SETTINGS, RedisSettingsError, type RedisSetti
 export interface Config {
   readonly listen: { readonly host: string; readonly port: number };
   readonly adminListen: { readonly host: string; readonly port: number };
+  /** File holding the admin API's operator token (or sha256:HEX of it); absent: the admin API is off. */
+  readonly adminTokenFile?: string;
   readonly dataDir: string;
   readonly policyDir: string;
   /** Upstream overrides by SigV4 service name (`*` for every service). */
@@ -74,6 +76,9 @@ export class ConfigError extends Error {
 export const SETTINGS = {
   COUNTERSIGN_LISTEN: 'proxy listener, host:port (default 127.0.0.1:8080)',
   COUNTERSIGN_ADMIN_LISTEN: 'admin listener for /healthz and /readyz, host:port (default 127.0.0.1:9090)',
+  COUNTERSIGN_ADMIN_TOKEN_FILE: 'file with the operator token of the admin API (or sha256:HEX of it) on the admin listener; unset: the admin API is off. The agents CLI reads the token from it too',
+  COUNTERSIGN_ADMIN_TOKEN: 'for the agents CLI with --server: the operator token (else COUNTERSIGN_ADMIN_TOKEN_FILE)',
+  COUNTERSIGN_ADMIN_URL: 'for the agents CLI: the admin listener to call (what --server gives), e.g. http://127.0.0.1:9090',
   COUNTERSIGN_DATA_DIR: 'CA, server key and agent registry (default ./.countersign)',
   COUNTERSIGN_POLICY_DIR: 'policy files (default ./policies)',
   COUNTERSIGN_UPSTREAM_OVERRIDES: 'service=URL pairs, comma-separated; * for every service',
@@ -233,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: positiveInteger('COUNTERSIGN_SHUTDOWN_GRACE_SECONDS', env.COUNTERSIGN_SHUTDOWN_GRACE_SECONDS, 25) * 1000,
     workloadIdentity: workloadIdentityOf(env),
     ...(caFile !== undefined && { upstreamCaFile: resolve(caFile) }),
+    ...(env.COUNTERSIGN_ADMIN_TOKEN_FILE !== undefined && env.COUNTERSIGN_ADMIN_TOKEN_FILE !== '' && { adminTokenFile: resolve(env.COUNTERSIGN_ADMIN_TOKEN_FILE) }),
   };
   return Object.freeze(config);
 }

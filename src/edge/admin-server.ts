@@ -1,10 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { Readiness, type ReadinessDeps } from './readiness.js';
 
 export interface AdminDeps extends ReadinessDeps {
   /** Prometheus registry served at /metrics. */
   readonly metrics?: Registry;
+  /** The admin API (admin-api.ts): answers, and returns true, for the paths it serves (/v1/...). */
+  readonly adminApi?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** How often dependencies are probed between /readyz calls, so a change is logged and counted even unprobed (default 15 s; 0: never). */
   readonly watchMs?: number;
 }
@@ -23,6 +25,7 @@ export function createAdminServer(deps: AdminDeps): Server {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
+    if (deps.adminApi?.(req, res) === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'use GET' });
     if (req.url === '/healthz') return send(200, { status: 'ok' });
     if (req.url === '/metrics' && deps.metrics !== undefined) {

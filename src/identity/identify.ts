@@ -37,6 +37,10 @@ export function resolveAgentKey(
   if (found.key.revokedAt !== undefined) {
     throw new CountersignError('RevokedAgentKey', `The agent key ${auth.accessKeyId} of agent "${found.agent}" was revoked at ${found.key.revokedAt}.`);
   }
+  // Static keys expire (agents issue --ttl); a key without expiresAt predates expiry or was issued with --ttl never.
+  if (found.key.expiresAt !== undefined && Date.parse(found.key.expiresAt) <= Date.now()) {
+    throw new CountersignError('ExpiredAgentKey', `The agent key ${auth.accessKeyId} of agent "${found.agent}" expired at ${found.key.expiresAt}.`);
+  }
   return { agent: found.agent, secret: registry.secretFor(auth.accessKeyId) };
 }
 

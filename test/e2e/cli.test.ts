@@ -86,7 +86,7 @@ describe('countersign CLI', { timeout: 120_000 }, () => {
       const { code, stdout, stderr } = countersign(['agents', 'list', '--bogus']);
       expect(code).toBe(2);
       expect(stdout).toBe('');
-      expect(stderr).toBe('countersign agents list: unknown option --bogus\nusage: countersign agents list [--json]  (countersign agents list --help for more)\n');
+      expect(stderr).toBe('countersign agents list: unknown option --bogus\nusage: countersign agents list [--json] [--server URL]  (countersign agents list --help for more)\n');
       expect(countersign(['approvals', 'approve', 'x', '--comment']).stderr).toMatch(/^countersign approvals approve: --comment needs a value \(TEXT\)\n/);
       expect(countersign(['agents', 'issue']).stderr).toMatch(/^countersign agents issue: missing NAME\n/);
       expect(countersign(['agents', 'revoke', 'a', 'b']).stderr).toMatch(/^countersign agents revoke: unexpected argument "b"\n/);
@@ -134,7 +134,7 @@ describe('countersign CLI', { timeout: 120_000 }, () => {
       registerSecret(/AWS_SECRET_ACCESS_KEY=(\S+)/.exec(countersign(['agents', 'issue', 'support-bot'], env).stdout)?.[1]);
       countersign(['agents', 'revoke', 'support-bot'], env);
       const lines = countersign(['agents', 'list'], env).stdout.trimEnd().split('\n');
-      expect(lines[0]).toMatch(/^AGENT +ACCESS KEY ID +STATUS +ISSUED$/);
+      expect(lines[0]).toMatch(/^AGENT +ACCESS KEY ID +STATUS +ISSUED +EXPIRES +LAST USED$/);
       expect(lines).toHaveLength(3);
       // Every column starts where its header does.
       const starts = (line: string) => [...line.matchAll(/(?<=^|\s{2})\S/g)].map((m) => m.index);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signRequest, parseAuthorization } from '../../src/aws/sigv4.js';
-import { AGENT_NAME_PATTERN, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId } from '../../src/identity/agent-keys.js';
+import { AGENT_NAME_PATTERN, DEFAULT_KEY_TTL, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId, parseKeyTtl } from '../../src/identity/agent-keys.js';
 import { MAX_CLOCK_SKEW_MS, resolveAgentKey, verifyAgent } from '../../src/identity/identify.js';
 import { AgentRegistry, ensureDataDir, loadOrCreateServerKey } from '../../src/identity/registry.js';
 import { refusalAsync } from '../support/refusal.js';
@@ -41,6 +41,17 @@ describe('agent keys', () => {
     expect(deriveAgentSecret(Buffer.alloc(32, 1), id)).toBe(secret);
     expect(deriveAgentSecret(keyB, id)).not.toBe(secret);
     expect(deriveAgentSecret(keyA, 'CSAKABCDEFGHIJKLMNOQ')).not.toBe(secret);
+  });
+
+  it('reads key lifetimes in s, m, h and d, "never" as no expiry, and refuses anything else', () => {
+    expect(parseKeyTtl('30d')).toBe(30 * 86_400_000);
+    expect(parseKeyTtl('12h')).toBe(12 * 3_600_000);
+    expect(parseKeyTtl('15m')).toBe(15 * 60_000);
+    expect(parseKeyTtl('90s')).toBe(90_000);
+    expect(parseKeyTtl('3650d')).toBe(3650 * 86_400_000);
+    expect(parseKeyTtl('never')).toBeUndefined();
+    expect(parseKeyTtl(DEFAULT_KEY_TTL)).toBe(90 * 86_400_000);
+    for (const bad of ['', '0d', '30', 'd', '1w', '-1d', '1.5d', '3651d', ' 30d', 'Never', '30D']) expect(() => parseKeyTtl(bad), bad).toThrow(/is not valid: give a number and a unit/);
   });
 
   it('accepts plain agent names only', () => {
@@ -227,6 +238,19 @@ describe('identify', () => {
     const revoked = await refusalAsync(() => resolveAgentKey(registry, { ...auth, accessKeyId: issued.accessKeyId }));
     expect(revoked.code).toBe('RevokedAgentKey');
     expect(revoked.message).toMatch(new RegExp(`^The agent key ${issued.accessKeyId} of agent "report-1" was revoked at \\d{4}-\\d\\d-\\d\\dT`));
+  });
+
+  it('refuses an expired key, and takes a key with no expiry (issued before keys had one) as never expiring', async () => {
+    const { registry, issued } = setup();
+    const auth = { accessKeyId: issued.accessKeyId, date: '20240102', region: 'us-east-1', service: 'sts', signedHeaders: ['host'], signature: 'a'.repeat(64) };
+    expect(registry.lookup(issued.accessKeyId)?.key.expiresAt).toBeUndefined();
+    expect(resolveAgentKey(registry, auth).agent).toBe('report-1');
+    const shortLived = registry.issue('report-1', { ttlMs: 1_000 });
+    const live = { ...auth, accessKeyId: shortLived.accessKeyId };
+    expect(resolveAgentKey(registry, live).agent).toBe('report-1');
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(shortLived.expiresAt ?? '') - Date.now() + 5)));
+    const expired = await refusalAsync(() => resolveAgentKey(registry, live));
+    expect(expired).toEqual({ code: 'ExpiredAgentKey', message: `The agent key ${shortLived.accessKeyId} of agent "report-1" expired at ${shortLived.expiresAt}.` });
   });
 
   it('verifies an agent signature and returns the identity', async () => {
