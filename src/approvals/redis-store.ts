@@ -26,9 +26,9 @@ const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', '
  * resumes at once. Commands fail fast while Redis is unreachable (no offline queue), so rules
  * that need approval fail closed with a clear error instead of hanging.
  *
- * Across a failover (docs/approvals.md, "Failover"): a consume and a review return only once
- * `minReplicas` replicas hold them (WAIT), so a promoted replica knows an approval was spent
- * or given; otherwise the call fails closed with ApprovalNotReplicated. On a Cluster every key
+ * Across a failover (docs/approvals.md, "Failover"): creating a request, a review and a consume
+ * return only once `minReplicas` replicas hold them (WAIT), so a promoted replica knows the
+ * request, the decision and every use; otherwise the call fails closed with ApprovalNotReplicated. On a Cluster every key
  * of one script hashes to one slot through the hash-tagged prefix.
  */
 export class RedisApprovalStore implements ApprovalStore {
@@ -50,7 +50,7 @@ export class RedisApprovalStore implements ApprovalStore {
     this.retentionMs = options.retentionMs ?? 7 * 24 * 3600 * 1000;
     this.durability = { minReplicas: settings.minReplicas, timeoutMs: settings.replicaTimeoutMs };
     this.scripts = {
-      findOrCreate: this.script(FIND_OR_CREATE),
+      findOrCreate: this.script(FIND_OR_CREATE, true),
       review: this.script(REVIEW, true),
       consume: this.script(CONSUME, true),
       recordOutcome: this.script(RECORD_OUTCOME),
@@ -121,7 +121,10 @@ export class RedisApprovalStore implements ApprovalStore {
     return Promise.resolve();
   }
 
-  /** A decision or a use must reach the replicas before anyone acts on it (durable); a new pending record need not. */
+  /**
+   * Durable: the write must reach the replicas before anyone acts on it (a request the agent is
+   * told is pending, a decision, a use). Reads of a record need not.
+   */
   private script(source: string, durable = false): ScriptRunner {
     const script = defineScript(this.redis, source);
     return durable ? (keys, args) => script.runDurable(keys, args, this.durability) : (keys, args) => script.run(keys, args);

@@ -1,21 +1,24 @@
-// One contract, two stores: the in-memory store (single node) and the Redis store (replicas),
-// with a real redis-server. Races are run for real against Redis through two connections.
+// One contract, three stores: the in-memory store (single node), the Redis store (replicas) on a
+// real redis-server, and the same store on a real 3-node Redis Cluster (every script's keys in
+// one slot through the hash-tagged prefix; MOVED/ASK followed by ioredis's Cluster client).
+// Races are run for real against Redis through two connections.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
 import { RedisApprovalStore } from '../../src/approvals/redis-store.js';
 import type { ApprovalStore, DecisionEvent } from '../../src/approvals/types.js';
 import { draft, MINUTE } from '../support/approval-draft.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
 
 const T0 = 1_800_000_000_000;
 
 let redis: RedisServer;
+let cluster: RedisClusterServers;
 beforeAll(async () => {
-  redis = await startRedis();
-});
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
+}, 60_000);
 afterAll(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
 const stores: Array<[string, () => { a: ApprovalStore; b: ApprovalStore }]> = [
@@ -26,6 +29,12 @@ const stores: Array<[string, () => { a: ApprovalStore; b: ApprovalStore }]> = [
   ['redis', () => {
     const prefix = `test:${randomUUID()}:`;
     return { a: new RedisApprovalStore({ url: redis.url, prefix }), b: new RedisApprovalStore({ url: redis.url, prefix }) };
+  }],
+  ['redis cluster', () => {
+    // No hash tag given: the store adds one ({test:...}:), or multi-key scripts would fail CROSSSLOT.
+    const prefix = `test:${randomUUID()}:`;
+    const settings = { topology: 'cluster', nodes: cluster.nodes, tls: false, prefix, minReplicas: 0, replicaTimeoutMs: 500 } as const;
+    return { a: new RedisApprovalStore({ redis: settings, prefix }), b: new RedisApprovalStore({ redis: settings, prefix }) };
   }],
 ];
 

@@ -148,9 +148,10 @@ describe('redis stream sink', () => {
     expect(log.healthy).toBe(true);
     expect(log.queueDepth).toBe(0);
     // This test Redis keeps nothing across a restart (production Redis must persist: AOF), so the
-    // stream holds what was queued during the outage, chained afresh.
+    // stream holds what was queued during the outage, behind a record of the one that was lost.
     const stored = await readAll(new RedisAuditSink(redis.url, prefix));
-    expect(stored.map((r) => r.requestId)).toEqual(['r1', 'r2', 'r3']);
+    expect(stored.map((r) => r.requestId ?? r.event)).toEqual(['audit.gap', 'r1', 'r2', 'r3']);
+    expect(stored[0]).toMatchObject({ lostFromSeq: 1, lostThroughSeq: 1 });
     expect(verifyChain(stored).broken).toBeUndefined();
     await log.close();
   });
