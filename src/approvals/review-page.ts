@@ -25,7 +25,7 @@ export interface PageViewer {
  * allows exactly this script by its hash, so agent text can never run as one.
  */
 const LOCALISE_SCRIPT =
-  "for(const t of document.querySelectorAll('time[datetime]')){const d=new Date(t.getAttribute('datetime'));if(!isNaN(d)){t.title=t.textContent;t.textContent=d.toLocaleString(undefined,{dateStyle:'medium',timeStyle:'short',timeZoneName:'short'})}}";
+  "for(const t of document.querySelectorAll('time[datetime]')){const d=new Date(t.getAttribute('datetime'));if(!isNaN(d)){t.title=t.textContent;t.textContent=d.toLocaleString(undefined,{year:'numeric',month:'short',day:'numeric',hour:'2-digit',minute:'2-digit',timeZoneName:'short'})}}";
 export const PAGE_SCRIPT_HASH = `sha256-${createHash('sha256').update(LOCALISE_SCRIPT).digest('base64')}`;
 
 /** Window choices offered (minutes), up to the rules' maxWindow, which is always offered itself. */
@@ -84,7 +84,6 @@ ${descriptions.map((r) => `<p><span class="label">What rule ${escapeHtml(r.rule)
 <p><span class="label">The agent's reason</span>${c.agentReason === undefined ? '<span class="muted">none given</span>' : escapeHtml(c.agentReason)}</p>
 ${c.agentContext === undefined ? '' : `<p><span class="label">The agent's context</span>${escapeHtml(c.agentContext)}</p>`}
 </section>
-${decisionForm(record, viewer)}
 <h2>What it asks</h2>
 <dl>
 ${row('Call', `<code>${escapeHtml(c.method)} ${escapeHtml(c.host)}${escapeHtml(c.path)}</code>`)}
@@ -99,6 +98,7 @@ ${row('Needs', record.requirements.map((r) => `${r.quorum} of ${r.eligible.map(n
 </dl>
 <h2>Parameters</h2>
 <pre>${escapeHtml(c.parametersPreview)}</pre>
+${decisionForm(record, viewer)}
 <h2>Reviews</h2>
 ${record.reviews.length === 0 ? '<p class="muted">No reviews yet.</p>' : `<ul class="reviews">${record.reviews.map((r) => `<li><b>${name(r.reviewer)}</b> ${r.decision === 'approve' ? (r.windowMinutes === undefined ? 'approved once' : `approved for ${minutesText(r.windowMinutes)}`) : 'denied'}${r.comment === '' ? '' : `: “${escapeHtml(r.comment)}”`} <span class="muted">${time(r.at)}</span></li>`).join('')}</ul>`}
 ${outcome(record)}
