@@ -102,14 +102,14 @@ export class SlackStandIn {
         const threadTs = typeof body.thread_ts === 'string' ? body.thread_ts : undefined;
         if (threadTs !== undefined && !this.messages.has(threadTs)) return { ok: false, error: 'thread_not_found' };
         const ts = `1700000000.${String((this.seq += 1)).padStart(6, '0')}`;
-        const message: StoredMessage = { channel: STANDIN_CHANNEL_ID, ts, text: String(body.text ?? ''), blocks: (body.blocks as unknown[] | undefined) ?? [], ...(threadTs !== undefined && { threadTs }) };
+        const message: StoredMessage = { channel: STANDIN_CHANNEL_ID, ts, text: typeof body.text === 'string' ? body.text : '', blocks: (body.blocks as unknown[] | undefined) ?? [], ...(threadTs !== undefined && { threadTs }) };
         this.messages.set(ts, message);
         return { ok: true, channel: STANDIN_CHANNEL_ID, ts, message: { text: message.text, ts } };
       }
       case 'chat.update': {
         const message = typeof body.ts === 'string' ? this.messages.get(body.ts) : undefined;
         if (message === undefined || body.channel !== message.channel) return { ok: false, error: 'message_not_found' };
-        message.text = String(body.text ?? message.text);
+        if (typeof body.text === 'string') message.text = body.text;
         if (Array.isArray(body.blocks)) message.blocks = body.blocks as unknown[];
         return { ok: true, channel: message.channel, ts: message.ts };
       }

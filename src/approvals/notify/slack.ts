@@ -1,7 +1,8 @@
 /**
  * Slack incoming webhook, Block Kit. Posts a summary of the held request with one link button
  * per eligible reviewer ("Review as <name>"), which opens that reviewer's review page; deciding
- * happens on the page (a POST), never from Slack, so the message has no approve/deny buttons.
+ * happens on the page (a POST), so the message has no approve/deny buttons. The Slack app mode
+ * (src/approvals/slack/) reuses these blocks and adds verified Approve and Deny buttons.
  *
  * Agent-controlled text goes through `clean`, a length cap and `escapeSlack`, so mention and
  * link syntax arrives inert. Slack's limits (header 150, field 2000 and section 3000
