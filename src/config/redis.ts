@@ -199,5 +199,5 @@ export function parseRedisSettings(env: Env): RedisSettings | undefined {
     ...pick('COUNTERSIGN_REDIS_PASSWORD', 'password', 'password' in found ? found.password : undefined),
     ...pick('COUNTERSIGN_REDIS_SENTINEL_USERNAME', 'sentinelUsername'),
     ...pick('COUNTERSIGN_REDIS_SENTINEL_PASSWORD', 'sentinelPassword'),
-  }) as RedisSettings;
+  });
 }
