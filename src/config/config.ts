@@ -108,7 +108,7 @@ export const SETTINGS = {
   COUNTERSIGN_OIDC_ISSUERS_FILE: 'YAML/JSON file of issuers: [{issuer, audiences, algorithms, jwksFile, jwksUri, caFile, bearerTokenFile}]',
   COUNTERSIGN_CREDENTIALS_LISTEN: 'credential endpoint listener, host:port (default 127.0.0.1:8082; on when an issuer is configured)',
   COUNTERSIGN_CREDENTIALS_TLS_NAMES: 'comma-separated DNS names/IPs: the credential endpoint speaks HTTPS with a countersign-CA certificate for them',
-  COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS: 'lifetime of credentials from the credential endpoint (default 3600, 60 to 43200)',
+  COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS: 'lifetime of credentials from the credential endpoint (default 3600, 15 to 43200)',
   COUNTERSIGN_REVIEWER_TOKEN: 'for the approvals CLI: the reviewer API token (countersign reviewers token ID)',
 } as const;
 
@@ -185,7 +185,7 @@ function redisSettings(env: NodeJS.ProcessEnv): RedisSettings | undefined {
 
 function workloadIdentityOf(env: NodeJS.ProcessEnv): WorkloadIdentityConfig {
   const lifetimeSeconds = positiveInteger('COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS', env.COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS, 3600);
-  if (lifetimeSeconds < 60 || lifetimeSeconds > 43_200) throw new ConfigError(`COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS=${lifetimeSeconds}: expected 60 to 43200 (12 hours).`);
+  if (lifetimeSeconds < 15 || lifetimeSeconds > 43_200) throw new ConfigError(`COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS=${lifetimeSeconds}: expected 15 to 43200 (12 hours).`);
   const set = (name: keyof typeof SETTINGS) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   const raw = { issuersFile: set('COUNTERSIGN_OIDC_ISSUERS_FILE'), issuer: set('COUNTERSIGN_OIDC_ISSUER'), audiences: set('COUNTERSIGN_OIDC_AUDIENCES'), jwksFile: set('COUNTERSIGN_OIDC_JWKS_FILE') };
   return {

@@ -30,13 +30,13 @@ interface Endpoint {
 let issuer: TestIssuer;
 const endpoints: Endpoint[] = [];
 
-async function startEndpoint(options: { issuers?: IssuerConfig[]; minRefetchMs?: number; lifetimeMs?: number; now?: () => number } = {}): Promise<Endpoint> {
+async function startEndpoint(options: { issuers?: IssuerConfig[]; minRefetchMs?: number; refetchFloorMs?: number; lifetimeMs?: number; now?: () => number } = {}): Promise<Endpoint> {
   const events: AuditEvent[] = [];
   const revoked = new Map<string, string>();
   const standing: AgentStanding = { revokedAt: (agent) => revoked.get(agent) };
   const issuers = options.issuers ?? [{ issuer: issuer.url, audiences: ['countersign'], algorithms: ['RS256', 'ES256'] }];
   const verifier = new WorkloadTokenVerifier(issuers, {
-    timings: { refreshMs: 60_000, lifetimeMs: options.lifetimeMs ?? 3_600_000, minRefetchMs: options.minRefetchMs ?? 0 },
+    timings: { refreshMs: 60_000, lifetimeMs: options.lifetimeMs ?? 3_600_000, minRefetchMs: options.minRefetchMs ?? 0, refetchFloorMs: options.refetchFloorMs ?? 0 },
     ...(options.now !== undefined && { now: options.now }),
   });
   const identities: WorkloadIdentitySpec[] = issuers.map((i) => ({ issuer: i.issuer, claims: { sub: SUB }, agent: 'report-bot', source: { file: 'directory.yaml', line: 3, column: 5 } }));
@@ -224,11 +224,19 @@ describe('credential endpoint: issuer keys', () => {
   });
 
   it('fails closed on an unknown kid, refetching at most once per interval (a flood of made-up kids)', async () => {
-    const endpoint = await startEndpoint({ minRefetchMs: 3_600_000 });
+    let now = Date.now();
+    const endpoint = await startEndpoint({ minRefetchMs: 30_000, refetchFloorMs: 1_000, now: () => now });
     expect((await fetchCredentials(endpoint, issuer.token())).status).toBe(200);
     const fetches = issuer.jwksFetches;
     for (let i = 0; i < 5; i++) await expectRefused(endpoint, issuer.tokenWithUnpublishedKey(), 'WorkloadTokenSignature', 401);
-    expect(issuer.jwksFetches).toBe(fetches);
+    expect(issuer.jwksFetches).toBe(fetches); // all within the floor of the first fetch
+    now += 2_000;
+    const repeated = issuer.tokenWithUnpublishedKey({}, 'made-up');
+    await expectRefused(endpoint, repeated, 'WorkloadTokenSignature', 401);
+    expect(issuer.jwksFetches).toBe(fetches + 1); // one refetch for a kid not seen before
+    now += 2_000;
+    await expectRefused(endpoint, repeated, 'WorkloadTokenSignature', 401);
+    expect(issuer.jwksFetches).toBe(fetches + 1); // the same kid again: not before minRefetchMs
   });
 
   it('keeps using cached keys while the JWKS endpoint is down, and fails closed on a kid it never saw', async () => {

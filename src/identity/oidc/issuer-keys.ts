@@ -9,11 +9,15 @@ export interface KeyCacheTimings {
   readonly refreshMs: number;
   /** How long fetched keys stay usable while the issuer cannot be reached. */
   readonly lifetimeMs: number;
-  /** An unknown kid triggers a refetch at most this often (a flood of made-up kids must not flood the issuer). */
+  /** The same unknown kid triggers a refetch at most this often. */
   readonly minRefetchMs: number;
+  /** Any unknown kid triggers a refetch at most this often: a flood of made-up kids costs the issuer one fetch per interval. */
+  readonly refetchFloorMs: number;
 }
 
-export const DEFAULT_KEY_TIMINGS: KeyCacheTimings = { refreshMs: 10 * 60_000, lifetimeMs: 24 * 3_600_000, minRefetchMs: 30_000 };
+export const DEFAULT_KEY_TIMINGS: KeyCacheTimings = { refreshMs: 10 * 60_000, lifetimeMs: 24 * 3_600_000, minRefetchMs: 30_000, refetchFloorMs: 1_000 };
+/** Unknown kids remembered for the per-kid limit (bounded: made-up kids must not grow memory). */
+const REMEMBERED_KIDS = 1_000;
 
 /** Told when a fetch fails (for the log; the caller decides what to refuse). */
 export type KeyFetchFailure = (issuer: string, error: string) => void;
@@ -32,6 +36,8 @@ export class IssuerKeys {
   private fileVersion = '';
   private inFlight: Promise<void> | undefined;
   private lastError = '';
+  /** When a refetch was last made for each unknown kid. */
+  private readonly refetchedFor = new Map<string, number>();
 
   constructor(
     private readonly issuer: IssuerConfig,
@@ -46,7 +52,7 @@ export class IssuerKeys {
     const now = this.now();
     if (now - this.fetchedAt >= this.timings.refreshMs) await this.refresh(now);
     let found = this.matching(kid);
-    if (found.length === 0 && this.now() - this.attemptedAt >= this.timings.minRefetchMs) {
+    if (found.length === 0 && this.mayRefetchFor(kid ?? '')) {
       await this.refresh(this.now());
       found = this.matching(kid);
     }
@@ -57,6 +63,18 @@ export class IssuerKeys {
       throw new CountersignError('WorkloadTokenSignature', `The workload token names signing key ${kid === undefined ? '(none)' : JSON.stringify(kid.slice(0, 64))}, which ${this.issuer.issuer} does not publish.`);
     }
     return found;
+  }
+
+  /** A rotated key is fetched the first time a token names it; repeats of the same unknown kid, and floods of new ones, are bounded. */
+  private mayRefetchFor(kid: string): boolean {
+    const now = this.now();
+    if (now - this.attemptedAt < this.timings.refetchFloorMs) return false;
+    const last = this.refetchedFor.get(kid);
+    if (last !== undefined && now - last < this.timings.minRefetchMs) return false;
+    this.refetchedFor.delete(kid);
+    if (this.refetchedFor.size >= REMEMBERED_KIDS) this.refetchedFor.delete(this.refetchedFor.keys().next().value ?? '');
+    this.refetchedFor.set(kid, now);
+    return true;
   }
 
   private matching(kid: string | undefined): readonly VerificationKey[] {
