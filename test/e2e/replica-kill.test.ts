@@ -122,7 +122,7 @@ describe('a replica killed with SIGKILL while holding requests', { timeout: 90_0
 
     const pending = await until('the approval', async () => (await approvals(b)).find((r) => r.status === 'pending'));
     // The replica holding it, from the audit stream (replica = host:pid): it must be A.
-    const requested = await until('approval.requested in the stream', async () => stream(b).find((r) => r.event === 'approval.requested' && r.approvalId === pending.id));
+    const requested = await until('approval.requested in the stream', () => Promise.resolve(stream(b)).then((all) => all.find((r) => r.event === 'approval.requested' && r.approvalId === pending.id)));
     const holderPid = Number(String(requested.replica).split(':').pop());
     expect(await gauge(a, 'countersign_approvals_held')).toBe(1);
     expect(await gauge(b, 'countersign_approvals_held')).toBe(0);
@@ -141,9 +141,9 @@ describe('a replica killed with SIGKILL while holding requests', { timeout: 90_0
     const [outcome] = await call;
     expect(outcome).toMatchObject({ ok: true, result: { Body: 'the report' } });
 
-    const records = await until('B forwarding in the stream', async () => {
+    const records = await until('B forwarding in the stream', () => {
       const all = stream(b);
-      return all.some((r) => r.event === 'request.forwarded' && r.approvalId === pending.id) ? all : undefined;
+      return Promise.resolve(all.some((r) => r.event === 'request.forwarded' && r.approvalId === pending.id) ? all : undefined);
     });
     // Nothing A made durable before it died went missing, and the chain is whole across both replicas.
     for (const record of beforeKill) expect(records.find((r) => r.hash === record.hash), String(record.event)).toBeDefined();
