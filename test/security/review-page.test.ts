@@ -48,6 +48,13 @@ describe('review page', () => {
     expect((await site.store.get(record.id, Date.now()))?.reviews).toHaveLength(1);
   });
 
+  it('a client that follows the redirect lands on the page saying what happened, and a replayed form says it was decided', async () => {
+    const record = await site.open();
+    const form = new URLSearchParams({ ...(await formOf(site.link(record, 'ann'))), decision: 'deny', comment: 'not now' });
+    expect(await (await fetch(`${site.base}/approvals/${record.id}/decision`, { method: 'POST', body: form })).text()).toContain('Recorded: you denied this request.');
+    expect(await (await fetch(`${site.base}/approvals/${record.id}/decision`, { method: 'POST', body: form })).text()).toContain('This request was already decided.');
+  });
+
   it('a GET never decides, whatever its query says (link unfurlers and mail scanners fetch links)', async () => {
     const record = await site.open();
     const link = site.link(record, 'ann');
