@@ -59,7 +59,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   if (created) logger.info({ event: 'ca.created', certPath }, 'generated a new countersign CA');
   const serverKey = loadOrCreateServerKey(config.dataDir);
   // The agent registry: in Redis when configured (shared by every replica), else DATA_DIR/agents.json.
-  const redisRegistry = config.approvals.redisUrl === undefined ? {} : { redis: { url: config.approvals.redisUrl, prefix: config.approvals.redisPrefix } };
+  const redisRegistry = config.approvals.redis === undefined ? {} : { redis: { settings: config.approvals.redis, prefix: config.approvals.redisPrefix } };
   const registries = openAgentRegistry({ dataDir: config.dataDir, serverKey, ...redisRegistry, onChange: (change) => emit(keyChangeEvent(change)) });
   const registry = registries.registry;
   await registries.ready();

@@ -1,5 +1,6 @@
-import { Redis } from 'ioredis';
+import { hashTagged, type RedisSettings } from '../config/redis.js';
 import { CountersignError } from '../errors.js';
+import { connectRedis, standaloneSettings, type RedisClient } from '../redis/connect.js';
 import { AGENT_NAME_PATTERN, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId } from './agent-keys.js';
 import { revokedWithAgent, validAgentName } from './registry-file.js';
 import { LastUseRecorder } from './registry-last-use.js';
@@ -7,7 +8,8 @@ import { ISSUE, REVOKE_AGENT, REVOKE_KEY } from './registry-redis-scripts.js';
 import type { AgentKeyLookup, AgentKeyRecord, AgentListing, AgentRegistry, IssuedAgentKey, IssueOptions, KeyChange } from './registry-types.js';
 
 export interface RedisRegistryOptions {
-  readonly url: string;
+  /** Redis as configured (one server, Sentinel or Cluster), or one server's URL (tests). */
+  readonly redis: RedisSettings | string;
   /** Key prefix (the approvals' one); `{countersign}:` keeps every registry key in one Cluster slot. */
   readonly prefix: string;
   /** Told of the changes this replica makes (the replica that makes a change audits it). */
@@ -25,7 +27,7 @@ const POLL_MS = 1_000;
 export const REGISTRY_STALE_MS = 30_000;
 /** A key id nobody here knows makes one early look at Redis (it may have been issued a moment ago), at most this often. */
 const MISS_SYNC_MS = 100;
-const CONNECT_TIMEOUT_MS = 2_000;
+const FIRST_SYNC_WAIT_MS = 2_000;
 
 interface StoredKey {
   readonly agent: string;
@@ -42,8 +44,8 @@ interface StoredKey {
  * that key active (and lookup() treats any key created before its agent's revocation as revoked).
  */
 export class RedisAgentRegistry implements AgentRegistry {
-  private readonly redis: Redis;
-  private readonly subscriber: Redis;
+  private readonly redis: RedisClient;
+  private readonly subscriber: RedisClient;
   private readonly keys: { readonly keys: string; readonly revoked: string; readonly version: string; readonly used: string; readonly channel: string };
   private byKeyId = new Map<string, AgentKeyLookup>();
   private revokedAgents = new Map<string, string>();
@@ -61,13 +63,12 @@ export class RedisAgentRegistry implements AgentRegistry {
     private readonly serverKey: Buffer,
     private readonly options: RedisRegistryOptions,
   ) {
-    const common = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS, retryStrategy: (n: number) => Math.min(n * 200, 2_000) };
-    this.redis = new Redis(options.url, common);
-    this.subscriber = new Redis(options.url, { ...common, enableOfflineQueue: true });
-    // Connection errors surface as failed syncs (and, past REGISTRY_STALE_MS, as refusals).
-    this.redis.on('error', () => undefined);
-    this.subscriber.on('error', () => undefined);
-    const p = options.prefix;
+    const settings = typeof options.redis === 'string' ? standaloneSettings(options.redis, options.prefix) : options.redis;
+    // Changes fail at once while Redis is down (a clear error, never a queued guess); the subscription waits for it.
+    this.redis = connectRedis(settings, { offlineQueue: false });
+    this.subscriber = connectRedis(settings, { offlineQueue: true });
+    // A Cluster runs a script only on keys of one slot: the prefix always carries a hash tag there.
+    const p = settings.topology === 'cluster' ? hashTagged(options.prefix) : options.prefix;
     this.keys = { keys: `${p}agents:keys`, revoked: `${p}agents:revoked`, version: `${p}agents:version`, used: `${p}agents:used`, channel: `${p}agents:changed` };
     this.firstSync = new Promise((resolve) => this.redis.once('ready', () => void this.sync().finally(resolve)));
     void this.subscriber.subscribe(this.keys.channel).catch(() => undefined);
@@ -80,7 +81,7 @@ export class RedisAgentRegistry implements AgentRegistry {
   }
 
   /** Resolves once the first look at Redis is done, or after timeoutMs (lookups then fail closed until it is). */
-  ready(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
+  ready(timeoutMs = FIRST_SYNC_WAIT_MS): Promise<void> {
     return Promise.race([this.firstSync, new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RedisSettings } from '../config/redis.js';
 import { FileAgentRegistry } from './registry-file.js';
 import { RedisAgentRegistry } from './registry-redis.js';
 import type { AgentRegistry, KeyChange } from './registry-types.js';
@@ -18,7 +19,7 @@ export interface RegistryOptions {
   readonly dataDir: string;
   readonly serverKey: Buffer;
   /** With Redis configured the registry lives there, under the prefix, shared by every replica. */
-  readonly redis?: { readonly url: string; readonly prefix: string };
+  readonly redis?: { readonly settings: RedisSettings; readonly prefix: string };
   readonly onChange: (change: KeyChange) => void;
 }
 
@@ -28,7 +29,7 @@ export function openAgentRegistry(options: RegistryOptions): RegistrySetup {
     const registry = new FileAgentRegistry(options.dataDir, options.serverKey, options.onChange);
     return { registry, shared: false, ready: () => Promise.resolve() };
   }
-  const registry = new RedisAgentRegistry(options.serverKey, { ...options.redis, onChange: options.onChange });
+  const registry = new RedisAgentRegistry(options.serverKey, { redis: options.redis.settings, prefix: options.redis.prefix, onChange: options.onChange });
   const ready = async () => {
     await registry.ready();
     // Keys issued into the data directory before Redis held the registry keep working.

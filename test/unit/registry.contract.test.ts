@@ -12,15 +12,16 @@ import { FileAgentRegistry, loadOrCreateServerKey } from '../../src/identity/reg
 import { RedisAgentRegistry } from '../../src/identity/registry-redis.js';
 import type { AgentRegistry, KeyChange } from '../../src/identity/registry-types.js';
 import { refusalAsync } from '../support/refusal.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
 
 let redis: RedisServer;
+let cluster: RedisClusterServers;
 const dirs: string[] = [];
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
 });
 afterAll(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,9 +44,20 @@ const registries: Array<[string, () => Promise<Pair>]> = [
     const prefix = `test:${randomUUID()}:`;
     const serverKey = Buffer.alloc(32, 7);
     const changes: KeyChange[] = [];
-    const a = new RedisAgentRegistry(serverKey, { url: redis.url, prefix, onChange: (c) => changes.push(c) });
-    const b = new RedisAgentRegistry(serverKey, { url: redis.url, prefix });
+    const a = new RedisAgentRegistry(serverKey, { redis: redis.url, prefix, onChange: (c) => changes.push(c) });
+    const b = new RedisAgentRegistry(serverKey, { redis: redis.url, prefix });
     await Promise.all([a.ready(), b.ready()]);
+    return { a, b, serverKey, changes };
+  }],
+  ['redis cluster', async () => {
+    // No hash tag given: the registry adds one, or its scripts and MULTI would fail CROSSSLOT.
+    const prefix = `test:${randomUUID()}:`;
+    const settings = { topology: 'cluster', nodes: cluster.nodes, tls: false, prefix, minReplicas: 0, replicaTimeoutMs: 500 } as const;
+    const serverKey = Buffer.alloc(32, 8);
+    const changes: KeyChange[] = [];
+    const a = new RedisAgentRegistry(serverKey, { redis: settings, prefix, onChange: (c) => changes.push(c) });
+    const b = new RedisAgentRegistry(serverKey, { redis: settings, prefix });
+    await Promise.all([a.ready(5_000), b.ready(5_000)]);
     return { a, b, serverKey, changes };
   }],
 ];
@@ -161,7 +173,7 @@ describe.each(registries)('%s agent registry', (_name, make) => {
 describe('redis agent registry', () => {
   it('keeps every key under the configured prefix', async () => {
     const prefix = `{cs-${randomUUID()}}:`;
-    const registry = new RedisAgentRegistry(Buffer.alloc(32, 1), { url: redis.url, prefix });
+    const registry = new RedisAgentRegistry(Buffer.alloc(32, 1), { redis: redis.url, prefix });
     await registry.ready();
     const issued = await registry.issue('layout');
     registry.recordUse(issued.accessKeyId);
@@ -179,8 +191,8 @@ describe('redis agent registry', () => {
   it('identifies nobody before it has read the registry, and once Redis has been unreachable too long', async () => {
     const prefix = `test:${randomUUID()}:`;
     const own = await startRedis();
-    const registry = new RedisAgentRegistry(Buffer.alloc(32, 1), { url: own.url, prefix, staleMs: 300 });
-    const unread = new RedisAgentRegistry(Buffer.alloc(32, 1), { url: `redis://127.0.0.1:${own.port}`, prefix: `${prefix}x:` });
+    const registry = new RedisAgentRegistry(Buffer.alloc(32, 1), { redis: own.url, prefix, staleMs: 300 });
+    const unread = new RedisAgentRegistry(Buffer.alloc(32, 1), { redis: `redis://127.0.0.1:${own.port}`, prefix: `${prefix}x:` });
     expect((await refusalAsync(() => unread.lookup('CSAKAAAAAAAAAAAAAAAA'))).code).toBe('AgentRegistryUnavailable');
     await unread.close();
     try {
@@ -206,7 +218,7 @@ describe('redis agent registry', () => {
     const kept = file.issue('old-bot', { ttlMs: 86_400_000 });
     const revokedInFile = file.issue('old-bot');
     const revokedInRedis = file.issue('old-bot');
-    const registry = new RedisAgentRegistry(serverKey, { url: redis.url, prefix: `test:${randomUUID()}:` });
+    const registry = new RedisAgentRegistry(serverKey, { redis: redis.url, prefix: `test:${randomUUID()}:` });
     try {
       await registry.ready();
       expect(await registry.importListing(file.list())).toBe(3);
