@@ -24,7 +24,7 @@ export const SIGNING_SECRET = 'standin-signing-secret-0123456789abcdef';
 /** Slack ids: ann and bob review, olga owns the agent, mallory reviews other things, U0NOBODY is nobody. */
 export const SLACK = { ann: 'U0ANN0001', bob: 'U0BOB0001', olga: 'U0OLGA001', mallory: 'U0MAL0001', nobody: 'U0NOBODY1' } as const;
 
-export function slackPolicy(quorum = 1): string {
+export function slackPolicy(quorum = 1, approvalExtra = ''): string {
   return `apiVersion: countersign.dev/v1alpha1
 kind: Directory
 agents:
@@ -43,7 +43,7 @@ rules:
     agents: ["bot"]
     actions: ["s3:*"]
     resources: ["*"]
-    approval: { reviewers: [olga, ann, bob], quorum: ${quorum}, holdTimeout: 1s }
+    approval: { reviewers: [olga, ann, bob], quorum: ${quorum}, holdTimeout: 1s${approvalExtra} }
     credentials: { roleArn: "${ROLE}" }
 `;
 }
@@ -67,6 +67,8 @@ export interface SlackRig {
   readonly harness: ApprovalHarness;
   readonly app: SlackApp;
   readonly audit: AuditEvent[];
+  /** Emits an audit event as countersign's approval parts do (the feed hears it). */
+  emit(event: AuditEvent): void;
   /** countersign's clock (the stand-in signs with it too): Date.now plus what advance() added. */
   now(): number;
   advance(ms: number): void;
@@ -125,6 +127,7 @@ export async function startSlackRig(policyText = slackPolicy()): Promise<SlackRi
     harness,
     app,
     audit,
+    emit,
     now,
     advance: (ms) => {
       offset += ms;

@@ -31,7 +31,7 @@ export interface UpdateFeedDeps {
 }
 
 /** Expiry is noticed this long after the expiry time, so the store surely sees it as past. */
-const EXPIRY_SLACK_MS = 1_000;
+const EXPIRY_SLACK_MS = 250;
 
 export function createUpdateFeed(deps: UpdateFeedDeps): UpdateFeed {
   const now = deps.now ?? Date.now;
