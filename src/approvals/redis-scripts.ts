@@ -69,7 +69,7 @@ redis.call('ZADD', KEYS[3], now, ARGV[2])
 return {ARGV[2], 1}
 `;
 
-/** KEYS: record key. ARGV: now, id, reviewer, decision, comment, channel, window minutes ('' for once), window key prefix. Returns {outcome}. */
+/** KEYS: record key, and its window key when a window is asked for. ARGV: now, id, reviewer, decision, comment, channel, window minutes ('' for once). Returns {outcome}. */
 export const REVIEW = `${REFRESH}
 local key = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -130,8 +130,7 @@ for _, review in ipairs(reviews) do
 end
 if window ~= nil and not once then
   redis.call('HSET', key, 'status', 'approved', 'decidedAt', now, 'approvedUntil', now + window * 60000, 'windowMinutes', window)
-  local windowKey = redis.call('HGET', key, 'windowKey')
-  if windowKey then redis.call('SET', ARGV[8] .. windowKey, ARGV[2], 'PX', window * 60000) end
+  if KEYS[2] then redis.call('SET', KEYS[2], ARGV[2], 'PX', window * 60000) end
   redis.call('PUBLISH', ARGV[6], cjson.encode({id = ARGV[2], status = 'approved'}))
   return 'ok'
 end

@@ -90,7 +90,10 @@ export class RedisApprovalStore implements ApprovalStore {
 
   async review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options: ReviewOptions = {}): Promise<ReviewOutcome> {
     const window = options.windowMinutes === undefined ? '' : String(options.windowMinutes);
-    const outcome = (await this.run(this.scripts.review, [this.recordKey(id)], [now, id, reviewer, decision, comment, this.channel, window, this.windowKey('')])) as string;
+    // A record's window key is fixed when it is made: read first, so the script declares every key it writes (one slot on a Cluster).
+    const windowKey = options.windowMinutes === undefined ? null : ((await this.run(() => this.redis.hget(this.recordKey(id), 'windowKey'), [], [])) as string | null);
+    const keys = [this.recordKey(id), ...(windowKey === null ? [] : [this.windowKey(windowKey)])];
+    const outcome = (await this.run(this.scripts.review, keys, [now, id, reviewer, decision, comment, this.channel, window])) as string;
     const record = await this.get(id, now);
     if (outcome === 'ok' && record !== undefined) return { ok: true, record };
     return { ok: false, reason: outcome === 'ok' ? 'not_found' : (outcome as Exclude<ReviewOutcome, { ok: true }>['reason']), ...(record !== undefined && { record }) };

@@ -1,22 +1,24 @@
-// Approve for a while, held to one contract on both stores: the in-memory store and the Redis
-// store (its Lua scripts), with a real redis-server and two connections.
+// Approve for a while, held to one contract on every store: the in-memory store and the Redis
+// store (its Lua scripts), on a real redis-server and on a real 3-node Redis Cluster (the window
+// key declared to each script, in the record's slot), two connections each.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
 import { RedisApprovalStore } from '../../src/approvals/redis-store.js';
 import type { ApprovalDraft, ApprovalStore } from '../../src/approvals/types.js';
 import { draft, MINUTE } from '../support/approval-draft.js';
-import { startRedis, type RedisServer } from '../support/redis.js';
+import { startRedis, startRedisCluster, type RedisClusterServers, type RedisServer } from '../support/redis.js';
 
 const T0 = 1_800_000_000_000;
 const WINDOW_KEY = () => `change:${randomUUID()}`;
 
 let redis: RedisServer;
+let cluster: RedisClusterServers;
 beforeAll(async () => {
-  redis = await startRedis();
-});
+  [redis, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
+}, 60_000);
 afterAll(async () => {
-  await redis?.stop();
+  await Promise.all([redis?.stop(), cluster?.stop()]);
 });
 
 const stores: Array<[string, () => { a: ApprovalStore; b: ApprovalStore }]> = [
@@ -27,6 +29,11 @@ const stores: Array<[string, () => { a: ApprovalStore; b: ApprovalStore }]> = [
   ['redis', () => {
     const prefix = `window:${randomUUID()}:`;
     return { a: new RedisApprovalStore({ url: redis.url, prefix }), b: new RedisApprovalStore({ url: redis.url, prefix }) };
+  }],
+  ['redis cluster', () => {
+    const prefix = `window:${randomUUID()}:`;
+    const settings = { topology: 'cluster', nodes: cluster.nodes, tls: false, prefix, minReplicas: 0, replicaTimeoutMs: 500 } as const;
+    return { a: new RedisApprovalStore({ redis: settings, prefix }), b: new RedisApprovalStore({ redis: settings, prefix }) };
   }],
 ];
 
