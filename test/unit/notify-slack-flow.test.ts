@@ -4,7 +4,7 @@
 // anyone reading the request.
 import { afterEach, describe, expect, it } from 'vitest';
 import { reviewApproval } from '../../src/approvals/decide.js';
-import { APPROVE_WINDOW_ACTION } from '../../src/approvals/slack/message.js';
+import { APPROVE_WINDOW_ACTION, DETAILS_ACTION } from '../../src/approvals/slack/message.js';
 import { draft } from '../support/approval-draft.js';
 import { putObject, SLACK, slackPolicy, startSlackRig, type SlackRig } from '../support/slack-rig.js';
 
@@ -22,6 +22,13 @@ describe('the Slack app message follows the request', () => {
     expect(after.status).toBe('approved');
     expect(after.reviews[0]).toMatchObject({ reviewer: 'ann', decision: 'approve', windowMinutes: 60 });
     expect(rig.audit.find((e) => e.event === 'approval.reviewed')).toMatchObject({ via: 'slack', windowMinutes: 60, accepted: true });
+  });
+
+  it('a click on the Details link button is answered 200 and decides nothing', async () => {
+    rig = await startSlackRig();
+    const { record, ts } = await rig.hold(putObject('details.txt'));
+    expect((await rig.standin.click(ts, DETAILS_ACTION, SLACK.ann)).status).toBe(200);
+    expect((await rig.record(record.id)).reviews).toEqual([]);
   });
 
   it('a review on the page (any channel) updates the message, with the quorum progress, and posts in its thread', async () => {

@@ -20,7 +20,7 @@ import { readBody } from '../../http/body.js';
 import type { ReviewerSpec } from '../../policy/types.js';
 import type { ApprovalStore, ReviewOutcome } from '../types.js';
 import type { SlackApi } from './api.js';
-import { APPROVE_ACTION, APPROVE_WINDOW_ACTION, buildDenyModal, DENY_ACTION, DENY_CALLBACK, parseModalMetadata, REASON_BLOCK, REASON_INPUT } from './message.js';
+import { APPROVE_ACTION, APPROVE_WINDOW_ACTION, buildDenyModal, DENY_ACTION, DENY_CALLBACK, DETAILS_ACTION, parseModalMetadata, REASON_BLOCK, REASON_INPUT } from './message.js';
 import type { SlackAppNotifier } from './notifier.js';
 import { SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER, verifySlackSignature } from './signature.js';
 
@@ -89,6 +89,8 @@ export function createSlackInteractivity(deps: SlackInteractivityDeps): (req: In
 
   async function blockAction(payload: Payload, user: string): Promise<void> {
     const action = payload.actions?.length === 1 ? payload.actions[0] : undefined;
+    // Slack reports clicks on link buttons too; opening the page is all that button does.
+    if (action?.action_id === DETAILS_ACTION) return;
     const channel = str(payload.container?.channel_id) ?? str(payload.channel?.id);
     const ts = str(payload.container?.message_ts) ?? str(payload.message?.ts);
     // An "approve for N minutes" button's value is `<id>|<minutes>`; the store holds N to maxWindow.

@@ -20,6 +20,8 @@ export const APPROVE_ACTION = 'countersign_approve';
 export const APPROVE_WINDOW_ACTION = 'countersign_approve_window';
 export const DENY_ACTION = 'countersign_deny';
 export const DENY_CALLBACK = 'countersign_deny';
+/** The link button to the review page: Slack reports its clicks too; they decide nothing. */
+export const DETAILS_ACTION = 'countersign_details';
 export const REASON_BLOCK = 'reason';
 export const REASON_INPUT = 'reason';
 /** Reviews listed in the message; the thread has them all. */
@@ -133,7 +135,7 @@ export function buildAppMessage(state: MessageState): { text: string; blocks: Sl
       { type: 'button', text: plain('Deny'), action_id: DENY_ACTION, value: record.id, style: 'danger' },
     );
   }
-  buttons.push({ type: 'button', text: plain('Details'), action_id: 'countersign_details', url: state.pageUrl });
+  buttons.push({ type: 'button', text: plain('Details'), action_id: DETAILS_ACTION, url: state.pageUrl });
   blocks.push({ type: 'actions', elements: buttons });
   blocks.push({ type: 'context', elements: [mrkdwn(`Request \`${escapeSlack(truncate(oneLine(record.id), TEXT_LIMITS.item))}\``)] });
   const text = fitEscaped(oneLine(`${STATUS_TITLE[record.status]}: ${context.operation} by ${context.agent} (request ${record.id})`), SLACK_LIMITS.fallbackText, SLACK_LIMITS.fallbackText, escapeSlack);
