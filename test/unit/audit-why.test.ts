@@ -14,6 +14,7 @@ import { AuditLog } from '../../src/audit/audit-log.js';
 import { FileAuditSink } from '../../src/audit/file-sink.js';
 import { createLogger } from '../../src/audit/logger.js';
 import { classify } from '../../src/aws/classify/index.js';
+import { parseQuery } from '../../src/aws/query-string.js';
 import { auditCommands } from '../../src/cli/audit.js';
 import { runCommand } from '../../src/cli/args.js';
 import { CountersignError } from '../../src/errors.js';
@@ -64,7 +65,7 @@ beforeAll(() => {
   sendTo = async () => {
     const body = Buffer.from('{"TableName":"scratch-2026"}');
     const headers = { 'x-amz-target': 'DynamoDB_20120810.DeleteTable', 'content-type': 'application/x-amz-json-1.0', 'x-countersign-reason': 'Cleaning up the scratch table, "as agreed", =1+1', 'x-countersign-context': 'run 42' };
-    const classification = classify({ method: 'POST', host: 'dynamodb.us-east-1.amazonaws.com', rawPath: '/', query: [], headers, body, service: 'dynamodb', region: 'us-east-1' });
+    const classification = classify({ method: 'POST', host: 'dynamodb.us-east-1.amazonaws.com', rawPath: '/', query: parseQuery(''), headers, body, service: 'dynamodb', region: 'us-east-1' });
     const decision = decide(policy, { agent: 'report-bot', service: 'dynamodb', region: 'us-east-1', needs: classification.needs, parameters: classification.parameters });
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), 50);
