@@ -2,13 +2,22 @@
 // clicks (a signed form POST) to the real endpoint on the real review server, by the Slack
 // stand-in; the request stays pending, no review is recorded, and where a person clicked, an
 // ephemeral message says why.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/approvals/slack/message.js';
 import { SLACK_REFUSALS } from '../../src/approvals/slack/interactivity.js';
+import { storeFactories } from '../support/approval-harness.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
 import { SlackStandIn } from '../support/slack-standin.js';
 import { putObject, SIGNING_SECRET, SLACK, slackPolicy, startSlackRig, type SlackRig } from '../support/slack-rig.js';
 
 let rig: SlackRig;
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
 afterEach(async () => {
   await rig?.close();
 });
@@ -120,9 +129,9 @@ describe('forged, replayed, re-ordered and truncated payloads', () => {
   });
 });
 
-describe('clicks by the wrong person, twice, or too late', () => {
+describe.each(storeFactories(() => redis.url))('clicks by the wrong person, twice, or too late (%s store)', (_name, makeStore) => {
   beforeEach(async () => {
-    rig = await startSlackRig(slackPolicy(2));
+    rig = await startSlackRig(slackPolicy(2), makeStore);
   });
 
   it('refuses a click by a Slack user the Directory does not know (non-reviewer), ephemerally', async () => {

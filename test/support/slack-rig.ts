@@ -78,10 +78,10 @@ export interface SlackRig {
   close(): Promise<void>;
 }
 
-export async function startSlackRig(policyText = slackPolicy()): Promise<SlackRig> {
+export async function startSlackRig(policyText = slackPolicy(), makeStore: () => ApprovalStore = () => new MemoryApprovalStore()): Promise<SlackRig> {
   const standin = new SlackStandIn(BOT_TOKEN, SIGNING_SECRET);
   await standin.start();
-  const store = new MemoryApprovalStore();
+  const store = makeStore();
   const harness = new ApprovalHarness(store, policyText);
   const directory = () => compilePolicySet(buildPolicySet(policyText.split(/^---$/m).map((text, i) => ({ path: `p${i}.yaml`, text })))).directory;
   const reviewers = () => new Map(directory().reviewers.map((r) => [r.id, r] as const));

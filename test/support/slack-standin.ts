@@ -21,6 +21,8 @@ export interface StoredMessage {
   readonly ts: string;
   text: string;
   blocks: unknown[];
+  /** Earlier versions' blocks: a reviewer's client may still show one (a click on a stale message). */
+  readonly history: unknown[][];
   readonly threadTs?: string;
 }
 
@@ -102,7 +104,7 @@ export class SlackStandIn {
         const threadTs = typeof body.thread_ts === 'string' ? body.thread_ts : undefined;
         if (threadTs !== undefined && !this.messages.has(threadTs)) return { ok: false, error: 'thread_not_found' };
         const ts = `1700000000.${String((this.seq += 1)).padStart(6, '0')}`;
-        const message: StoredMessage = { channel: STANDIN_CHANNEL_ID, ts, text: typeof body.text === 'string' ? body.text : '', blocks: (body.blocks as unknown[] | undefined) ?? [], ...(threadTs !== undefined && { threadTs }) };
+        const message: StoredMessage = { channel: STANDIN_CHANNEL_ID, ts, text: typeof body.text === 'string' ? body.text : '', blocks: (body.blocks as unknown[] | undefined) ?? [], history: [], ...(threadTs !== undefined && { threadTs }) };
         this.messages.set(ts, message);
         return { ok: true, channel: STANDIN_CHANNEL_ID, ts, message: { text: message.text, ts } };
       }
@@ -110,7 +112,10 @@ export class SlackStandIn {
         const message = typeof body.ts === 'string' ? this.messages.get(body.ts) : undefined;
         if (message === undefined || body.channel !== message.channel) return { ok: false, error: 'message_not_found' };
         if (typeof body.text === 'string') message.text = body.text;
-        if (Array.isArray(body.blocks)) message.blocks = body.blocks as unknown[];
+        if (Array.isArray(body.blocks)) {
+          message.history.push(message.blocks);
+          message.blocks = body.blocks as unknown[];
+        }
         return { ok: true, channel: message.channel, ts: message.ts };
       }
       case 'chat.postEphemeral':
@@ -178,7 +183,7 @@ export class SlackStandIn {
   blockActions(ts: string, actionId: string, user: string): Record<string, unknown> {
     const message = this.messages.get(ts);
     if (message === undefined) throw new Error(`no message ${ts}`);
-    const button = findButton(message.blocks, actionId);
+    const button = [message.blocks, ...[...message.history].reverse()].map((blocks) => findButton(blocks, actionId)).find((b) => b !== undefined);
     if (button === undefined) throw new Error(`message ${ts} has no button ${actionId}`);
     const trigger = `${Date.now()}.${randomUUID()}`;
     this.triggers.set(trigger, Date.now());
