@@ -43,6 +43,8 @@ export class SlackStandIn {
   private seq = 100;
   /** Where interactivity payloads go: countersign's /slack/interactivity. */
   endpoint = '';
+  /** Age given to new trigger ids: past 3000, views.open refuses them as Slack does (expired_trigger_id). */
+  triggerAgeMs = 0;
 
   constructor(
     readonly botToken: string,
@@ -186,7 +188,7 @@ export class SlackStandIn {
     const button = [message.blocks, ...[...message.history].reverse()].map((blocks) => findButton(blocks, actionId)).find((b) => b !== undefined);
     if (button === undefined) throw new Error(`message ${ts} has no button ${actionId}`);
     const trigger = `${Date.now()}.${randomUUID()}`;
-    this.triggers.set(trigger, Date.now());
+    this.triggers.set(trigger, Date.now() - this.triggerAgeMs);
     return {
       type: 'block_actions',
       user: { id: user, username: user.toLowerCase(), team_id: 'T0STANDIN' },

@@ -4,7 +4,8 @@
 // anyone reading the request.
 import { afterEach, describe, expect, it } from 'vitest';
 import { reviewApproval } from '../../src/approvals/decide.js';
-import { APPROVE_WINDOW_ACTION, DETAILS_ACTION } from '../../src/approvals/slack/message.js';
+import { DIALOG_FAILED } from '../../src/approvals/slack/interactivity.js';
+import { APPROVE_WINDOW_ACTION, DENY_ACTION, DETAILS_ACTION } from '../../src/approvals/slack/message.js';
 import { draft } from '../support/approval-draft.js';
 import { putObject, SLACK, slackPolicy, startSlackRig, type SlackRig } from '../support/slack-rig.js';
 
@@ -28,6 +29,17 @@ describe('the Slack app message follows the request', () => {
     rig = await startSlackRig();
     const { record, ts } = await rig.hold(putObject('details.txt'));
     expect((await rig.standin.click(ts, DETAILS_ACTION, SLACK.ann)).status).toBe(200);
+    expect((await rig.record(record.id)).reviews).toEqual([]);
+  });
+
+  it('a Deny whose trigger id ran out opens no dialog, decides nothing and tells the reviewer to click again', async () => {
+    rig = await startSlackRig();
+    const { record, ts } = await rig.hold(putObject('late-trigger.txt'));
+    rig.standin.triggerAgeMs = 4_000;
+    expect((await rig.standin.click(ts, DENY_ACTION, SLACK.ann)).status).toBe(200);
+    const told = await rig.standin.waitForCall((c) => c.method === 'chat.postEphemeral' && c.body.user === SLACK.ann);
+    expect(told.body.text).toBe(DIALOG_FAILED);
+    expect(rig.standin.calls.find((c) => c.method === 'views.open')?.ok).toBe(false);
     expect((await rig.record(record.id)).reviews).toEqual([]);
   });
 

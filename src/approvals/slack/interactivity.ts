@@ -57,6 +57,8 @@ export const SLACK_REFUSALS: Record<Refusal, string> = {
   window_too_long: "That window is longer than the rule's approval.maxWindow allows; nothing was decided.",
 };
 
+export const DIALOG_FAILED = 'The Deny dialog could not be opened (Slack gives 3 seconds to open it); nothing was decided. Click Deny again.';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SLACK_ID = /^[A-Z0-9]{2,32}$/;
 const TS = /^\d{1,12}\.\d{1,9}$/;
@@ -122,7 +124,13 @@ export function createSlackInteractivity(deps: SlackInteractivityDeps): (req: In
     if (refusal !== undefined || record === undefined) return ephemeral(channel, user, refusal ?? 'not_found');
     const trigger = str(payload.trigger_id);
     if (trigger === undefined) throw new CountersignError('SlackPayloadInvalid', 'The Deny click carries no trigger_id to open the reason dialog with.');
-    await deps.api.call('views.open', { trigger_id: trigger, view: buildDenyModal(record, { approvalId: id, channel, ts }) }, false);
+    try {
+      await deps.api.call('views.open', { trigger_id: trigger, view: buildDenyModal(record, { approvalId: id, channel, ts }) }, false);
+    } catch (error) {
+      // Most often the trigger id's 3 seconds ran out; nothing was decided, the click can be repeated.
+      deps.logger.warn({ event: 'slack.dialog_failed', error: error instanceof Error ? error.message : 'error' }, 'slack deny dialog did not open');
+      void deps.notifier.ephemeral(channel, user, DIALOG_FAILED).catch(() => undefined);
+    }
   }
 
   /** The Deny modal sent: decide, or show why not in the modal (response_action: errors). */
