@@ -3,12 +3,13 @@ import { agentsCommands } from './agents.js';
 import { approvalsCommands } from './approvals.js';
 import { columns, groupHelp, helpText, runCommand, usageLine, type CliIo, type Command, type CommandGroup } from './args.js';
 import { auditCommands } from './audit.js';
+import { credentialRelay } from './credential-relay.js';
 import { demo } from './demo.js';
 import { policyCommands } from './policy.js';
 import { reviewersCommands } from './reviewers.js';
 import { serve, SETTINGS_HELP } from './serve.js';
 
-const ENTRIES: ReadonlyArray<Command | CommandGroup> = [serve, demo, agentsCommands, approvalsCommands, reviewersCommands, auditCommands, policyCommands];
+const ENTRIES: ReadonlyArray<Command | CommandGroup> = [serve, credentialRelay, demo, agentsCommands, approvalsCommands, reviewersCommands, auditCommands, policyCommands];
 
 function isGroup(entry: Command | CommandGroup): entry is CommandGroup {
   return 'commands' in entry;

@@ -49,7 +49,8 @@ describe('helm chart: workload identity', { timeout: 60_000 }, () => {
       COUNTERSIGN_CREDENTIAL_LIFETIME_SECONDS: '900',
     });
     const config = loadConfig(Object.fromEntries(Object.entries(env).filter(([name]) => name.startsWith('COUNTERSIGN_OIDC') || name.startsWith('COUNTERSIGN_CREDENTIAL'))));
-    expect(config.workloadIdentity).toMatchObject({ listen: { host: '0.0.0.0', port: 8443 }, lifetimeSeconds: 900, tlsNames: expect.arrayContaining(['countersign-credentials.countersign.svc']) });
+    expect(config.workloadIdentity).toMatchObject({ listen: { host: '0.0.0.0', port: 8443 }, lifetimeSeconds: 900 });
+    expect(config.workloadIdentity.tlsNames).toContain('countersign-credentials.countersign.svc');
     expect(container?.ports).toContainEqual(expect.objectContaining({ name: 'credentials', containerPort: 8443 }));
     expect(container?.volumeMounts).toContainEqual({ name: 'workload-identity', mountPath: '/etc/countersign/workload-identity', readOnly: true });
   });
@@ -83,9 +84,11 @@ describe('helm chart: workload identity', { timeout: 60_000 }, () => {
 
   it('has an agent pod example that names the rendered Service, port and path', () => {
     const example = parseAllDocuments(readFileSync(path.join(CHART, 'examples', 'agent-pod.yaml'), 'utf8')).map((d) => d.toJS() as Manifest);
-    const pod = example.find((m) => m.kind === 'Pod') as { spec: { containers: Array<{ env: Array<{ name: string; value: string }> }>; volumes: Array<{ projected?: { sources: Array<{ serviceAccountToken?: { audience: string } }> } }> } } | undefined;
+    const pod = example.find((m) => m.kind === 'Pod') as { spec: { initContainers: Array<{ args: string[] }>; containers: Array<{ env: Array<{ name: string; value: string }> }>; volumes: Array<{ projected?: { sources: Array<{ serviceAccountToken?: { audience: string } }> } }> } } | undefined;
     const podEnv = Object.fromEntries(pod?.spec.containers[0]?.env.map((e) => [e.name, e.value]) ?? []);
-    expect(podEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBe('https://countersign-credentials.countersign.svc/v1/credentials');
+    const relayArgs = pod?.spec.initContainers[0]?.args ?? [];
+    expect(relayArgs.slice(0, 3)).toEqual(['credential-relay', '--endpoint', 'https://countersign-credentials.countersign.svc/v1/credentials']);
+    expect(podEnv.AWS_CONTAINER_CREDENTIALS_FULL_URI).toBe(`http://${relayArgs[relayArgs.indexOf('--listen') + 1] ?? ''}/v1/credentials`);
     expect(podEnv.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE).toBe('/var/run/secrets/countersign/token');
     expect(pod?.spec.volumes.flatMap((v) => v.projected?.sources ?? []).map((s) => s.serviceAccountToken?.audience)).toContain('countersign');
   });

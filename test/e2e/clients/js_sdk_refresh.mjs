@@ -7,10 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 
 const bucket = process.argv[2];
+const once = process.argv[3] === 'once'; // one call, no wait
 const s3 = new S3Client({ region: 'us-east-1', maxAttempts: 1, requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsProxyAgent(process.env.HTTPS_PROXY) }) });
 const keys = [];
 const results = [];
-for (let attempt = 0; attempt < 2; attempt++) {
+for (let attempt = 0; attempt < (once ? 1 : 2); attempt++) {
   try {
     const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     results.push({ ok: true, keys: (out.Contents ?? []).map((o) => o.Key) });
@@ -19,7 +20,7 @@ for (let attempt = 0; attempt < 2; attempt++) {
   }
   const credentials = await s3.config.credentials();
   keys.push(credentials.accessKeyId);
-  if (attempt === 0) {
+  if (attempt === 0 && !once) {
     await sleep(Math.max(0, credentials.expiration.getTime() - Date.now()) + 1500);
     process.stderr.write('waited\n');
   }

@@ -3,7 +3,7 @@
 // wait past the credentials' expiry, list again. Prints {"keys": [...], "results": [...]} as JSON.
 // Built by test/e2e/workload-identity.test.ts (and .ci/run) from this module's go.mod.
 //
-// argv[1]: bucket. HTTPS_PROXY and AWS_CA_BUNDLE as for ../main.go; the credential endpoint is on
+// argv[1]: bucket; argv[2] "once": one call, no wait. HTTPS_PROXY and AWS_CA_BUNDLE as for ../main.go; the credential endpoint is on
 // loopback, which Go's http.ProxyFromEnvironment never proxies.
 package main
 
@@ -29,6 +29,11 @@ type result struct {
 
 func main() {
 	bucket := os.Args[1]
+	once := len(os.Args) > 2 && os.Args[2] == "once"
+	attempts := 2
+	if once {
+		attempts = 1
+	}
 	ctx := context.Background()
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(1), config.WithRegion("us-east-1"))
 	if err != nil {
@@ -38,7 +43,7 @@ func main() {
 	client := s3.NewFromConfig(cfg)
 	var keys []string
 	var results []result
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < attempts; attempt++ {
 		out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket})
 		if err != nil {
 			r := result{OK: false, Message: err.Error()}
@@ -60,7 +65,7 @@ func main() {
 			os.Exit(1)
 		}
 		keys = append(keys, creds.AccessKeyID)
-		if attempt == 0 {
+		if attempt == 0 && !once {
 			time.Sleep(time.Until(creds.Expires) + 1500*time.Millisecond)
 			fmt.Fprintln(os.Stderr, "waited")
 		}
