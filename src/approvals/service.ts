@@ -121,11 +121,13 @@ export class ApprovalService {
       requirements,
       pendingTimeoutMs: Math.min(...specs.map((s) => s.pendingTimeoutSeconds)) * 1000,
       maxUses: Math.min(...specs.map((s) => s.maxUses)),
-      windowKey: bound.windowKey,
-      ...maxWindow(specs),
+      ...windowing(specs, bound.windowKey),
     };
     const holdMs = Math.min(...specs.map((s) => s.holdTimeoutSeconds)) * 1000;
-    const result = await this.gate.pass({ draft, holdMs, signal: input.signal, requestId: input.requestId, accepts: (record) => record.intent === bound.intent && sameBinding(record.context.binding, bound.binding) });
+    // A window serves only while the rules still allow one that long (a reload may take it away or shorten it).
+    const windowAllowed = (record: ApprovalRecord) => record.windowMinutes === undefined || (draft.maxWindowMs !== undefined && record.windowMinutes * 60_000 <= draft.maxWindowMs);
+    const accepts = (record: ApprovalRecord) => record.intent === bound.intent && sameBinding(record.context.binding, bound.binding) && windowAllowed(record);
+    const result = await this.gate.pass({ draft, holdMs, signal: input.signal, requestId: input.requestId, accepts });
     const record = result.record;
     switch (result.kind) {
       case 'go':
@@ -147,7 +149,12 @@ export class ApprovalService {
         throw new CountersignError('ApprovalDenied', `Reviewer ${denial?.reviewer ?? '?'} denied this request${said}. Approval request ${record.id}.`);
       }
       case 'mismatch':
-        throw new CountersignError('ApprovalMismatch', `Approval request ${record.id} was made for other grants than this request decides to; it serves only what its reviewers saw. Request id ${input.requestId}.`);
+        throw new CountersignError(
+          'ApprovalMismatch',
+          record.windowMinutes !== undefined && sameBinding(record.context.binding, bound.binding)
+            ? `Approval request ${record.id} was approved for ${record.windowMinutes} minutes, longer than the rules now allow (approval.maxWindow); it serves nothing more. Request id ${input.requestId}.`
+            : `Approval request ${record.id} was made for other grants than this request decides to; it serves only what its reviewers saw. Request id ${input.requestId}.`,
+        );
       case 'expired':
         this.deps.audit({ event: 'approval.expired', approvalId: record.id, requestId: input.requestId });
         throw new CountersignError('ApprovalExpired', `Approval request ${record.id} expired before it was approved (or its approval ran out); send the request again to ask anew.`);
@@ -240,10 +247,14 @@ function agentWords(record: ApprovalRecord): Record<string, string> {
   };
 }
 
-/** The strictest window over every approve rule that matched: none unless each allows one. */
-function maxWindow(specs: ReadonlyArray<{ maxWindowSeconds?: number }>): { maxWindowMs?: number } {
+/**
+ * The strictest window over every approve rule that matched (none unless each allows one), and
+ * the key an open window is found by: only where one is allowed, so a reload that takes
+ * maxWindow away also stops open windows from being found for new requests.
+ */
+function windowing(specs: ReadonlyArray<{ maxWindowSeconds?: number }>, windowKey: string): { maxWindowMs?: number; windowKey?: string } {
   if (specs.length === 0 || specs.some((s) => s.maxWindowSeconds === undefined)) return {};
-  return { maxWindowMs: Math.min(...specs.map((s) => s.maxWindowSeconds ?? 0)) * 1000 };
+  return { maxWindowMs: Math.min(...specs.map((s) => s.maxWindowSeconds ?? 0)) * 1000, windowKey };
 }
 
 function describeNeeds(record: ApprovalRecord): string {

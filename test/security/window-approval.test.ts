@@ -143,6 +143,25 @@ describe.each(storeFactories(() => redis.url))('approve for a while, %s store', 
     expect(await approveFor(id, 5)).toMatchObject({ ok: false, reason: 'window_not_allowed' });
   });
 
+  it('a reload that takes maxWindow away, or shortens it, stops an open window', async () => {
+    const id = await pending(deleteTable('reloaded'));
+    await approveFor(id, 30);
+    expect(await harness.send(deleteTable('reloaded'))).toEqual({ go: true, approvalId: id });
+    try {
+      harness.reload(POLICY.replace('approval: { reviewers: [ann, bob], holdTimeout: 1s, maxWindow: 30m }', 'approval: { reviewers: [ann, bob], holdTimeout: 1s, maxWindow: 10m }'));
+      expect(await harness.send(deleteTable('reloaded'), 50)).toMatchObject({ go: false, code: 'ApprovalMismatch' });
+      harness.reload(POLICY.replace('approval: { reviewers: [ann, bob], holdTimeout: 1s, maxWindow: 30m }', 'approval: { reviewers: [ann, bob], holdTimeout: 1s }'));
+      expect(await harness.send(deleteTable('reloaded'), 50)).toMatchObject({ go: false, code: 'ApprovalMismatch' });
+      // Another request of the same binding is not found by the window at all: it asks anew.
+      const other = await harness.send(deleteTable('reloaded', { headers: [['X-Amz-Target', 'DynamoDB_20120810.DeleteTable'], ['Content-Type', 'application/x-amz-json-1.0'], ['X-Amz-Meta-Run', '2']] }), 50);
+      expect(other).toMatchObject({ go: false, code: 'ApprovalPending' });
+      expect(other.approvalId).not.toBe(id);
+    } finally {
+      harness.reload(POLICY);
+    }
+    expect((await store.get(id, Date.now()))?.timesUsed).toBe(1);
+  });
+
   it('an S3 read approved for a while serves the same object only', async () => {
     const id = await pending(s3('GET', '/daily/report.csv'));
     await approveFor(id, 30);
