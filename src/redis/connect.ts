@@ -27,7 +27,7 @@ function reconnectOnReadOnly(error: Error): 2 | false {
 /**
  * The one place a Redis connection is made, for the approval store, the decision channel and
  * the Redis audit sink alike. Standalone: the URL as given. Sentinel: ioredis asks the
- * Sentinels for the primary, and again after a failover (`+switch-master`). Cluster: ioredis's
+ * Sentinels for the primary on every (re)connection. Cluster: ioredis's
  * Cluster client follows MOVED and ASK redirections and refreshes its slot map.
  */
 export function connectRedis(settings: RedisSettings, options: ConnectOptions): RedisClient {
@@ -52,8 +52,10 @@ export function connectRedis(settings: RedisSettings, options: ConnectOptions): 
           ...(settings.sentinelUsername !== undefined && { sentinelUsername: settings.sentinelUsername }),
           ...(settings.sentinelPassword !== undefined && { sentinelPassword: settings.sentinelPassword }),
           sentinelRetryStrategy: retry,
-          // Learn of a promotion from the Sentinels' +switch-master at once, not at the next error.
-          failoverDetector: true,
+          // No failoverDetector: its +switch-master disconnect, arriving while the client is
+          // already reconnecting after the primary died, ends the client for good ("Connection
+          // is closed", ioredis 6). A dead primary drops the connection and a demoted one answers
+          // READONLY; either way the client asks the Sentinels again.
           ...(settings.tls && { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} }),
         });
       case 'cluster':

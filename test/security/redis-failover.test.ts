@@ -127,11 +127,15 @@ describe('Redis Sentinel failover with requests held', { timeout: 120_000 }, () 
     expect(replica).toBeDefined();
     replica?.pause();
     try {
-      // The primary records the use, the replica never acknowledges it: refused, not forwarded.
+      // The agent's request: the replica confirms nothing, so nothing goes upstream.
       expect(await send(a, request)).toMatchObject({ go: false, code: 'ApprovalNotReplicated' });
+      // The use itself: recorded on the primary, never acknowledged by the replica: refused.
+      await expect(storeA.consume(id, Date.now())).rejects.toMatchObject({ code: 'ApprovalNotReplicated' });
     } finally {
       replica?.resume();
     }
+    // Failing closed costs that use (the primary has it): the agent's retry asks anew.
+    expect(await storeB.get(id, Date.now())).toMatchObject({ status: 'consumed', usesLeft: 0 });
   });
 
   it('across all of it, no approval let more than one request go', () => {

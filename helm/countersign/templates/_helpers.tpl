@@ -123,7 +123,14 @@ app.kubernetes.io/part-of: countersign
 {{/* The Redis URL with USERINFO in place of the credentials part ("" or "user:pw@"). */}}
 {{- define "countersign.redisUrl" -}}
 {{- $r := .root.Values.redis }}
-{{- printf "%s://%s%s:%d/%d" (ternary "rediss" "redis" $r.tls) .userinfo $r.host (int $r.port) (int $r.db) }}
+{{- $scheme := ternary "rediss" "redis" $r.tls }}
+{{- if eq ($r.topology | default "") "sentinel" }}
+{{- printf "%s-sentinel://%s%s/%s" $scheme .userinfo $r.host $r.sentinel.masterName }}
+{{- else if eq ($r.topology | default "") "cluster" }}
+{{- printf "%s-cluster://%s%s" $scheme .userinfo $r.host }}
+{{- else }}
+{{- printf "%s://%s%s:%d/%d" $scheme .userinfo $r.host (int $r.port) (int $r.db) }}
+{{- end }}
 {{- end }}
 
 {{- define "countersign.urlEscape" -}}
@@ -164,6 +171,9 @@ COUNTERSIGN_LISTEN COUNTERSIGN_ADMIN_LISTEN COUNTERSIGN_ADMIN_TOKEN_FILE COUNTER
 {{- $needed := add (int .Values.preStopSleepSeconds) $grace 5 }}
 {{- if lt (int .Values.terminationGracePeriodSeconds) (int $needed) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds + config.shutdownGraceSeconds + 5 = %d, or pods are killed before in-flight requests finish" (int .Values.terminationGracePeriodSeconds) (int $needed)) }}
+{{- end }}
+{{- if and (eq (.Values.redis.topology | default "") "sentinel") (not .Values.redis.sentinel.masterName) }}
+{{- fail "redis.topology=sentinel needs redis.sentinel.masterName, the primary's name as the Sentinels monitor it" }}
 {{- end }}
 {{- if and (eq .Values.config.auditSink "redis") (not (include "countersign.redisMode" .)) }}
 {{- fail "config.auditSink=redis needs Redis (redis.host or redis.existingUrlSecret)" }}
