@@ -9,23 +9,26 @@ import type { AuditSink } from './sink.js';
 /**
  * Appends a batch only if the log's head is still the one the batch was chained from; otherwise
  * returns the real head so the writer re-chains and tries again. Replicas share one chain this
- * way without Redis having to compute SHA-256. A batch marker, written with the records (so a
- * failover keeps both or neither), makes a retry of a batch that did land a no-op: an append
- * whose replication could not be confirmed is retried without writing it twice.
- * KEYS: stream, head, batch marker. ARGV: expected "seq hash", new head "seq hash", marker ms, records (JSON)...
+ * way without Redis having to compute SHA-256. Each writer keeps the id of its last batch in one
+ * key, written with the records (so a failover keeps both or neither): an append whose
+ * replication could not be confirmed is retried as the same batch, and is a no-op if it landed.
+ * (One key per writer, not per batch: a writer's appends go one at a time, so only its last
+ * batch can be the unconfirmed one.)
+ * KEYS: stream, head, writer's last batch. ARGV: expected "seq hash", new head "seq hash", key ms, batch id, records (JSON)...
  * Returns {1, head} appended, {2, head} appended before, {0, head} the head moved.
  */
 const APPEND = `
 local head = redis.call('GET', KEYS[2]) or '0 ${GENESIS}'
-if redis.call('EXISTS', KEYS[3]) == 1 then return {2, head} end
+if redis.call('GET', KEYS[3]) == ARGV[4] then return {2, head} end
 if head ~= ARGV[1] then return {0, head} end
-for i = 4, #ARGV do redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
+for i = 5, #ARGV do redis.call('XADD', KEYS[1], '*', 'r', ARGV[i]) end
 redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[3])
 return {1, ARGV[2]}
 `;
 
 const MAX_RACES = 100;
+/** A writer's last-batch key outlives any retry by far, and a writer gone for a day. */
 const MARKER_MS = 24 * 3600 * 1000;
 
 /** A chained batch sent once; kept while its replication is unconfirmed, so a retry sends the same bytes. */
@@ -60,6 +63,7 @@ export class RedisAuditSink implements AuditSink {
   private readonly prefix: string;
   private readonly script: Script;
   private readonly durability: Durability;
+  private readonly writerKey: string;
   private attempt: Attempt | undefined;
   /** Appends from this process go one at a time; only other replicas can move the head under us. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -72,6 +76,7 @@ export class RedisAuditSink implements AuditSink {
     this.durability = { minReplicas: settings.minReplicas, timeoutMs: settings.replicaTimeoutMs };
     this.stream = `${this.prefix}audit`;
     this.headKey = `${this.prefix}audit:head`;
+    this.writerKey = `${this.prefix}audit:writer:${randomUUID()}`;
   }
 
   append(events: readonly AuditEvent[], replica: string): Promise<AuditRecord[]> {
@@ -119,10 +124,10 @@ export class RedisAuditSink implements AuditSink {
 
   /** Sends one chained batch; true when it is in the log (now or before), false when the head moved. */
   private async send(attempt: Attempt): Promise<boolean> {
-    const keys = [this.stream, this.headKey, `${this.prefix}audit:batch:${attempt.id}`];
+    const keys = [this.stream, this.headKey, this.writerKey];
     let reply: [number, string];
     try {
-      reply = (await this.script.runDurable(keys, [attempt.expected, attempt.next, MARKER_MS, ...attempt.lines], this.durability)) as [number, string];
+      reply = (await this.script.runDurable(keys, [attempt.expected, attempt.next, MARKER_MS, attempt.id, ...attempt.lines], this.durability)) as [number, string];
     } catch (error) {
       // Landed on the primary, unconfirmed on the replicas: remember it, so the retry does not write it twice.
       if (error instanceof NotReplicatedError) this.attempt = attempt;
@@ -130,7 +135,7 @@ export class RedisAuditSink implements AuditSink {
     }
     const [ok, head] = reply;
     if (ok !== 0) {
-      this.head = ok === 1 ? head : this.head === attempt.expected ? attempt.next : head;
+      this.head = head;
       if (attempt.records[0]?.event === 'audit.gap') this.lost = undefined;
       return true;
     }

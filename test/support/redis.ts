@@ -278,3 +278,32 @@ export async function startRedisCluster(): Promise<RedisClusterServers> {
     throw error;
   }
 }
+
+export interface ReplicatedRedis {
+  /** redis://127.0.0.1:PORT of the primary. */
+  readonly url: string;
+  readonly primary: RedisProcess;
+  readonly replica: RedisProcess;
+  stop(): Promise<void>;
+}
+
+/** A primary and one replica in sync, without Sentinels (for WAIT, not for failover). */
+export async function startReplicatedRedis(): Promise<ReplicatedRedis> {
+  const [primaryPort, replicaPort] = await Promise.all([freePort(), freePort()]);
+  const primary = await spawnRedis(primaryPort, ['--port', String(primaryPort), ...NO_PERSISTENCE]);
+  try {
+    const replica = await spawnRedis(replicaPort, ['--port', String(replicaPort), ...NO_PERSISTENCE, '--replicaof', '127.0.0.1', String(primaryPort)]);
+    await until('the replica to sync', async () => (await command(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'));
+    return {
+      url: `redis://127.0.0.1:${primaryPort}`,
+      primary,
+      replica,
+      stop: async () => {
+        await Promise.all([primary.kill(), replica.kill()]);
+      },
+    };
+  } catch (error) {
+    await primary.kill();
+    throw error;
+  }
+}
