@@ -135,13 +135,18 @@ const revoke = command(
       revokedAt = answer.json.revokedAt as string | undefined;
     } else {
       const local = registry(loadConfig(io.env));
-      const known = local.lookup(subject) !== undefined;
-      revoked = local.revoke(subject);
-      revokedAt = known ? undefined : local.revokedAt(subject);
-      if (known && revoked.length === 0) {
-        io.err(`countersign: the key ${subject} was already revoked (countersign agents list shows it).`);
+      if (byKey && local.lookup(subject) === undefined) revoked = [];
+      else revoked = local.revoke(subject);
+      revokedAt = byKey ? undefined : local.revokedAt(subject);
+      if (byKey && revoked.length === 0 && local.lookup(subject) === undefined) {
+        io.err(`countersign: no key ${subject} is in the registry (countersign agents list shows them).`);
         return 1;
       }
+    }
+    if (byKey && revoked.length === 0) {
+      // The key exists (the admin API answers AdminNotFound for one that does not).
+      io.err(`countersign: the key ${subject} was already revoked (countersign agents list shows when).`);
+      return 1;
     }
     if (revokedAt === undefined && revoked.length === 0) {
       io.err(`countersign: no agent or key matches "${subject}" (give an agent name or an access key id; countersign agents list shows them).`);
