@@ -125,7 +125,7 @@ export const ERROR_CATALOGUE = {
     status: 403,
     awsCode: 'InvalidClientTokenId',
     jsonCode: 'UnrecognizedClientException',
-    hint: 'An operator revoked this agent; its credentials are void and no new ones are issued until it is reinstated.',
+    hint: 'An operator revoked this agent: credentials issued to it until then are void, and the credential endpoint issues it none while it stays revoked.',
   },
   WorkloadTokenMissing: {
     status: 401,

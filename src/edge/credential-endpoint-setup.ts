@@ -4,7 +4,7 @@ import type { Logger } from '../audit/logger.js';
 import type { WorkloadIdentityConfig } from '../config/config.js';
 import { loadIssuers } from '../identity/oidc/issuers.js';
 import { WorkloadTokenVerifier } from '../identity/oidc/verify.js';
-import { SessionCredentialIssuer, standingOf } from '../identity/session-credentials.js';
+import { SessionCredentialIssuer, type AgentStanding } from '../identity/session-credentials.js';
 import type { WorkloadIdentitySpec } from '../policy/types.js';
 import { createCredentialEndpoint } from './credential-endpoint.js';
 import type { LeafCertificateCache } from './leaf-cache.js';
@@ -22,13 +22,13 @@ export interface WorkloadIdentity {
 /**
  * Builds the credential endpoint from the config: issuers (checked now, so a bad issuers file
  * stops start-up), the token verifier, and the session credential issuer that the proxy port
- * verifies with too. Revocation comes from the registry once it records agent revocations.
+ * verifies with too. Revocation comes from the agent registry (shared by replicas with Redis).
  */
 export function createWorkloadIdentity(
   config: WorkloadIdentityConfig,
-  deps: { serverKey: Buffer; registry: object; identities: () => readonly WorkloadIdentitySpec[]; audit: AuditEmitter; logger: Logger; ca: CertificateAuthority; leafCertificates: LeafCertificateCache },
+  deps: { serverKey: Buffer; registry: AgentStanding; identities: () => readonly WorkloadIdentitySpec[]; audit: AuditEmitter; logger: Logger; ca: CertificateAuthority; leafCertificates: LeafCertificateCache },
 ): WorkloadIdentity {
-  const sessions = new SessionCredentialIssuer(deps.serverKey, standingOf(deps.registry));
+  const sessions = new SessionCredentialIssuer(deps.serverKey, deps.registry);
   const issuers = loadIssuers(config);
   if (issuers.length === 0) return { sessions, scheme: 'http', close: () => Promise.resolve() };
   const verifier = new WorkloadTokenVerifier(issuers, {

@@ -16,7 +16,7 @@ import { CountersignError } from '../errors.js';
  * revoked, then verifies the SigV4 signature with the secret it derives. Worthless against AWS.
  */
 
-/** What a registry must answer so revocation reaches credentials already handed out (B2's registry implements it). */
+/** What a registry must answer so revocation reaches credentials already handed out (the agent registry implements it). */
 export interface AgentStanding {
   /** When the agent was revoked, if it is: credentials issued at or before then are refused, and none are issued while it is set. */
   revokedAt(agent: string): string | undefined;
@@ -24,12 +24,6 @@ export interface AgentStanding {
 
 /** No revocation source: every agent in good standing. */
 export const NO_REVOCATIONS: AgentStanding = { revokedAt: () => undefined };
-
-/** The registry's standing when it offers one (it does once it records agent revocations). */
-export function standingOf(source: object): AgentStanding {
-  const revokedAt = (source as Partial<AgentStanding>).revokedAt;
-  return typeof revokedAt === 'function' ? { revokedAt: (agent) => revokedAt.call(source, agent) } : NO_REVOCATIONS;
-}
 
 export interface SessionCredentials {
   readonly accessKeyId: string;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, startCountersign, type CountersignProcess } from '../support/countersign.js';
+import { registerSecret } from '../support/evidence.js';
 import { countersignEnv, seedRoles, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { repoRoot, venvBin } from '../support/python.js';
@@ -77,7 +78,9 @@ describe('workload identity over HTTPS: the credential endpoint with a countersi
       else if (Date.now() > deadline) throw new Error(`no credential endpoint in the log:\n${cs.stdout()}`);
       else await new Promise((r) => setTimeout(r, 50));
     }
-    writeFileSync(path.join(work, 'token'), issuer.token({ sub: SUB }));
+    const token = issuer.token({ sub: SUB });
+    registerSecret(token);
+    writeFileSync(path.join(work, 'token'), token);
     relay = spawn(process.execPath, [CLI, 'credential-relay', '--endpoint', endpointUrl, '--ca', cs.caPath, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     relayUrl = await new Promise<string>((resolve, reject) => {
       let stderr = '';

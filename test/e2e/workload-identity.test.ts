@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCountersign, type CountersignProcess } from '../support/countersign.js';
+import { registerSecret } from '../support/evidence.js';
 import { countersignEnv, seedRoles, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
 import { repoRoot, venvBin } from '../support/python.js';
@@ -64,6 +65,7 @@ describe('workload identity: SDKs fetch and refresh countersign credentials with
   const tokenFile = (agent: string) => path.join(work, `${agent}.token`);
   /** As the kubelet does: the new token in a temporary file, renamed over the old one. */
   const writeToken = (agent: string, token: string) => {
+    registerSecret(token); // a bearer token: never in countersign's log (vitest.secrets.config.ts checks)
     writeFileSync(`${tokenFile(agent)}.tmp`, token);
     renameSync(`${tokenFile(agent)}.tmp`, tokenFile(agent));
   };
