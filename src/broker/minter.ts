@@ -41,7 +41,7 @@ export interface MinterOptions {
   readonly maxCached?: number;
   /** The longest a request waits for credentials, queueing and every STS attempt included (default 5 s). */
   readonly timeoutMs?: number;
-  /** AssumeRole calls under way at once (default 32), and calls allowed to wait for one (default 256); past both, a request fails at once. */
+  /** AssumeRole calls under way at once (default 32), and calls allowed to wait for one (default 1024: at a typical 50-100 ms an AssumeRole, 32 at once drain a full queue in a few seconds, about the deadline); past both, a request fails at once. */
   readonly maxConcurrent?: number;
   readonly maxQueued?: number;
   /** Fixed credentials instead of the provider chain (tests). */
@@ -83,7 +83,7 @@ export class CredentialMinter {
       ...(options.credentials !== undefined && { credentials: options.credentials }),
     });
     this.maxCached = options.maxCached ?? 10_000;
-    this.limit = new ConcurrencyLimit(options.maxConcurrent ?? 32, options.maxQueued ?? 256);
+    this.limit = new ConcurrencyLimit(options.maxConcurrent ?? 32, options.maxQueued ?? 1024);
   }
 
   /** The STS client, shared with the identity check so both see the same credentials. */
