@@ -1,8 +1,9 @@
 // Session credentials across replicas: two countersign processes sharing one real redis-server
 // (the agent registry) and the same CA and server key, as pods get them from the chart's
-// Secret. Credentials one replica's endpoint issued work on the other (they are stateless);
+// Secret. Credentials one replica's endpoint issued work on the other (they are stateless), in
+// headers and in a presigned URL (X-Amz-Security-Token in the query);
 // revoking the agent on one stops them on both within seconds, and no new ones are issued.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { CLI, startCountersign, type CountersignProcess } from '../support/count
 import { registerSecret } from '../support/evidence.js';
 import { countersignEnv, seedRoles, seedS3, startMoto, type MotoServer } from '../support/moto.js';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.js';
+import { venvBin } from '../support/python.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 
 const BUCKET = 'replica-data';
@@ -41,9 +43,8 @@ async function fetchCredentials(token: string): Promise<{ status: number; code: 
   return { status: response.status, code: response.headers.get('x-countersign-error'), body };
 }
 
-function listThrough(cs: CountersignProcess, credentials: Issued): Promise<Boto3Outcome[]> {
-  return boto3Calls(
-    {
+function agentEnv(cs: CountersignProcess, credentials: Issued): Record<string, string> {
+  return {
       PATH: process.env.PATH ?? '',
       HOME: work,
       AWS_ACCESS_KEY_ID: credentials.AccessKeyId,
@@ -55,9 +56,19 @@ function listThrough(cs: CountersignProcess, credentials: Issued): Promise<Boto3
       AWS_EC2_METADATA_DISABLED: 'true',
       HTTPS_PROXY: cs.proxyUrl,
       AWS_CA_BUNDLE: cs.caPath,
-    },
-    [{ service: 's3', op: 'list_objects_v2', params: { Bucket: BUCKET } }],
-  );
+  };
+}
+
+function listThrough(cs: CountersignProcess, credentials: Issued): Promise<Boto3Outcome[]> {
+  return boto3Calls(agentEnv(cs, credentials), [{ service: 's3', op: 'list_objects_v2', params: { Bucket: BUCKET } }]);
+}
+
+/** A presigned GET made by boto3 with the session credentials (X-Amz-Security-Token in the query), fetched with curl through the proxy. */
+function presignedGet(cs: CountersignProcess, credentials: Issued): string {
+  const script = `import boto3, sys\nfrom botocore.config import Config\nprint(boto3.client('s3', config=Config(signature_version='s3v4')).generate_presigned_url('get_object', Params={'Bucket': sys.argv[1], 'Key': 'a.txt'}, ExpiresIn=300))`;
+  const url = execFileSync(venvBin('python'), ['-c', script, BUCKET], { env: agentEnv(cs, credentials), encoding: 'utf8' }).trim();
+  expect(new URL(url).searchParams.get('X-Amz-Security-Token')).toBe(credentials.Token);
+  return execFileSync('curl', ['-sS', '--proxy', cs.proxyUrl, '--cacert', cs.caPath, '-w', ' %{http_code}', url], { encoding: 'utf8' });
 }
 
 async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, within = 10_000): Promise<T> {
@@ -75,7 +86,7 @@ beforeAll(async () => {
   await seedS3(moto, BUCKET, { 'a.txt': 'a' });
   const policies = {
     'directory.yaml': `apiVersion: countersign.dev/v1alpha1\nkind: Directory\nagents:\n  report-bot: {}\nidentities:\n  - issuer: ${issuer.url}\n    claims: { sub: "${SUB}" }\n    agent: report-bot\n`,
-    'rules.yaml': `apiVersion: countersign.dev/v1alpha1\nkind: Policy\nrules:\n  - name: list\n    effect: allow\n    agents: [report-bot]\n    actions: ["s3:ListBucket"]\n    resources: ["arn:aws:s3:::${BUCKET}"]\n    credentials: { roleArn: "arn:aws:iam::${moto.accountId}:role/${ROLE}" }\n`,
+    'rules.yaml': `apiVersion: countersign.dev/v1alpha1\nkind: Policy\nrules:\n  - name: list\n    effect: allow\n    agents: [report-bot]\n    actions: ["s3:ListBucket", "s3:GetObject"]\n    resources: ["arn:aws:s3:::${BUCKET}", "arn:aws:s3:::${BUCKET}/*"]\n    credentials: { roleArn: "arn:aws:iam::${moto.accountId}:role/${ROLE}" }\n`,
   };
   work = mkdtempSync(path.join(tmpdir(), 'cs-wi-replicas-'));
   // Revoking goes through the admin API (the registry is in Redis; the CLI's --server), as an operator would.
@@ -111,6 +122,7 @@ describe('workload identity across replicas sharing Redis', { timeout: 120_000 }
     expect(issued.status).toBe(200);
     expect(await listThrough(b, issued.body)).toEqual([expect.objectContaining({ ok: true })]);
     expect(await listThrough(a, issued.body)).toEqual([expect.objectContaining({ ok: true })]);
+    expect(presignedGet(b, issued.body)).toBe('a 200');
 
     const revoke = spawnSync(process.execPath, [CLI, 'agents', 'revoke', 'report-bot', '--server', a.adminUrl], { env: { PATH: process.env.PATH ?? '', COUNTERSIGN_ADMIN_TOKEN: adminToken }, cwd: work, encoding: 'utf8' });
     expect(revoke.stdout).toContain('Revoked agent "report-bot"');
