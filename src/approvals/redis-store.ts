@@ -28,8 +28,9 @@ const SCALAR_FIELDS = ['createdAt', 'expiresAt', 'decidedAt', 'approvedUntil', '
  *
  * Across a failover (docs/approvals.md, "Failover"): creating a request, a review and a consume
  * return only once `minReplicas` replicas hold them (WAIT), so a promoted replica knows the
- * request, the decision and every use; otherwise the call fails closed with ApprovalNotReplicated. On a Cluster every key
- * of one script hashes to one slot through the hash-tagged prefix.
+ * request, the decision and every use; otherwise the call fails closed with
+ * ApprovalNotReplicated. On a Cluster every key of one script hashes to one slot through the
+ * hash-tagged prefix.
  */
 export class RedisApprovalStore implements ApprovalStore {
   private readonly redis: RedisClient;

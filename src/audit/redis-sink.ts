@@ -65,6 +65,8 @@ export class RedisAuditSink implements AuditSink {
   private readonly durability: Durability;
   private readonly writerKey: string;
   private attempt: Attempt | undefined;
+  /** What this replica knew that the log no longer has: the last head it saw (set when the head went back). */
+  private lost: { readonly seq: number; readonly hash: string } | undefined;
   /** Appends from this process go one at a time; only other replicas can move the head under us. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -118,9 +120,6 @@ export class RedisAuditSink implements AuditSink {
     const last = records[records.length - 1];
     return { first: events[0] as AuditEvent, count: events.length, id: randomUUID(), expected: this.head, next: `${last?.seq ?? 0} ${last?.hash ?? GENESIS}`, records, lines };
   }
-
-  /** What this replica knew that the log no longer has: the last head it saw (set when the head went back). */
-  private lost: { readonly seq: number; readonly hash: string } | undefined;
 
   /** Sends one chained batch; true when it is in the log (now or before), false when the head moved. */
   private async send(attempt: Attempt): Promise<boolean> {
