@@ -107,6 +107,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
       registry,
       ...(config.adminTokenFile !== undefined && { tokenHash: readAcceptedTokenHash(config.adminTokenFile) }),
       declaredAgents: () => policies.get().directory.agents.map((agent) => agent.name),
+      audit: emit,
     }),
     shuttingDown: () => shuttingDown,
     awsIdentity: () => identityCheck(identity.identity),

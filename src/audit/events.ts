@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = {
   'agent.key_issued': 'an agent key appeared in the registry: agent, accessKeyId, expiresAt (absent: never expires)',
   'agent.key_revoked': 'an agent key was revoked: agent, accessKeyId, revokedAt',
   'agent.revoked': 'an agent was revoked (every key, and every credential issued to it up to revokedAt): agent, revokedAt',
+  'admin.refused': 'the admin API refused a call (no or wrong operator token, bad request, off): errorCode, method, path, remoteAddress',
   'audit.gap': 'the durable log lost records (Redis restarted empty, or a failover lost its tail), written by the first replica to notice: lostFromSeq, lostThroughSeq, lastKnownHash, reason',
   'credentials.issued': 'the credential endpoint issued session credentials to a workload: agent, accessKeyId, issuer, subject, identity (the Directory entry), expiresAt, remoteAddress',
   'credentials.refused': 'the credential endpoint refused a workload: errorCode, error, issuer and subject (when the token was readable), agent (when mapped), remoteAddress',

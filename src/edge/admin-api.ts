@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuditEvent } from '../audit/events.js';
 import { ERROR_CATALOGUE, CountersignError, isCountersignError } from '../errors.js';
 import { readBody } from '../http/body.js';
 import { AGENT_NAME_PATTERN, DEFAULT_KEY_TTL, looksLikeAgentKeyId, parseKeyTtl } from '../identity/agent-keys.js';
@@ -26,6 +27,8 @@ export interface AdminApiDeps {
   readonly tokenHash?: Buffer;
   /** Agents the policy Directory in force declares: issuing for another needs force. */
   readonly declaredAgents: () => readonly string[];
+  /** Refused calls are audited (`admin.refused`): a wrong token tried is worth knowing about. */
+  readonly audit?: (event: AuditEvent) => void;
 }
 
 /** Requests are small JSON objects; anything larger is refused unread. */
@@ -54,7 +57,11 @@ export function createAdminApi(deps: AdminApiDeps): (req: IncomingMessage, res: 
     if (!path.startsWith(PREFIX)) return false;
     void answer(deps, req, path).then(
       ({ status, body, headers }) => send(res, status, body, headers),
-      (error: unknown) => sendError(res, isCountersignError(error) ? error : new CountersignError('InternalError', 'The admin API failed on this request.')),
+      (error: unknown) => {
+        const refusal = isCountersignError(error) ? error : new CountersignError('InternalError', 'The admin API failed on this request.');
+        deps.audit?.({ event: 'admin.refused', errorCode: refusal.code, method: req.method ?? '', path: path.slice(0, 200), remoteAddress: req.socket.remoteAddress ?? '' });
+        sendError(res, refusal);
+      },
     );
     return true;
   };

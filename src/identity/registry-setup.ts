@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { RedisSettings } from '../config/redis.js';
+import { RedisWithDataDirRegistry } from './registry-combined.js';
 import { FileAgentRegistry } from './registry-file.js';
 import { RedisAgentRegistry } from './registry-redis.js';
 import type { AgentRegistry, KeyChange } from './registry-types.js';
@@ -29,13 +28,20 @@ export function openAgentRegistry(options: RegistryOptions): RegistrySetup {
     const registry = new FileAgentRegistry(options.dataDir, options.serverKey, options.onChange);
     return { registry, shared: false, ready: () => Promise.resolve() };
   }
-  const registry = new RedisAgentRegistry(options.serverKey, { redis: options.redis.settings, prefix: options.redis.prefix, onChange: options.onChange });
+  // agents.json in the data directory keeps working next to Redis (the CLI without --server, the chart's Secret); its changes are audited as before.
+  const link: { combined?: RedisWithDataDirRegistry } = {};
+  const file = new FileAgentRegistry(options.dataDir, options.serverKey, (change) => {
+    options.onChange(change);
+    void link.combined?.importNow();
+  });
+  const redis = new RedisAgentRegistry(options.serverKey, { redis: options.redis.settings, prefix: options.redis.prefix, onChange: options.onChange });
+  const combined = new RedisWithDataDirRegistry(redis, file);
+  link.combined = combined;
   const ready = async () => {
-    await registry.ready();
-    // Keys issued into the data directory before Redis held the registry keep working.
-    if (existsSync(join(options.dataDir, 'agents.json'))) await registry.importListing(new FileAgentRegistry(options.dataDir, options.serverKey).list()).catch(() => 0);
+    await redis.ready();
+    await combined.importNow();
   };
-  return { registry, shared: true, ready, ping: () => registry.ping() };
+  return { registry: combined, shared: true, ready, ping: () => redis.ping() };
 }
 
 /** The audit record of a registry change. */

@@ -107,6 +107,12 @@ describe('the admin API', { timeout: 60_000 }, () => {
     expect((await call(cs, 'GET', '/v1/nothing-here', { authorization: 'Bearer nope' })).code).toBe('AdminUnauthorized');
     expect(await keyCount()).toBe(before);
     expect((await call(cs, 'GET', '/v1/agents', { authorization: `bearer ${token}` })).status).toBe(200); // RFC 6750: the scheme is case-insensitive
+    // Each refusal is audited, with what was tried and from where, never the token presented.
+    const refused = () => cs.stdout().split('\n').filter((l) => l.includes('"admin.refused"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + 5_000;
+    while (refused().length < wrong.length * 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(refused().length).toBeGreaterThanOrEqual(wrong.length * 3);
+    expect(refused()[0]).toMatchObject({ errorCode: 'AdminUnauthorized', method: 'GET', path: '/v1/agents', remoteAddress: '127.0.0.1' });
   });
 
   it('with no operator token configured the admin API is off and says so, whatever is presented', async () => {
