@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boto3Calls } from '../support/boto3.js';
 import { startCountersign, type CountersignProcess } from '../support/countersign.js';
 import { registerSecret } from '../support/evidence.js';
 import { countersignEnv, seedRoles, seedS3, startMoto, type MotoServer } from '../support/moto.js';
@@ -152,6 +153,9 @@ describe('workload identity: SDKs fetch and refresh countersign credentials with
   };
 
   it('boto3, the AWS CLI, the JS SDK v3 and the Go SDK v2 each call through countersign, and again after their credentials expired and the token rotated', async () => {
+    // Credentials fetched by hand now and used, unrefreshed, once the clients are done (past their expiry).
+    const stale = (await (await fetch(credentialsUrl, { headers: { authorization: issuer.token({ sub: subjectOf('boto3-bot') }) } })).json()) as { AccessKeyId: string; SecretAccessKey: string; Token: string; Expiration: string };
+    registerSecret(stale.SecretAccessKey, stale.Token);
     const outcomes = Promise.all(AGENTS.map(async (agent) => [agent, await clients[agent]()] as const));
     // Rotate while the clients wait out their first credentials: a new signing key, new token files.
     const deadline = Date.now() + 60_000;
@@ -168,6 +172,9 @@ describe('workload identity: SDKs fetch and refresh countersign credentials with
       const forwarded = await cs.waitForRequests((r) => r.agent === agent && r.event === 'request.forwarded' && r.upstreamStatus === 200, 2);
       expect(new Set(forwarded.map((r) => r.accessKeyId)).size, `${agent}: two calls on two credentials`).toBeGreaterThan(1);
     }
+    expect(Date.parse(stale.Expiration)).toBeLessThan(Date.now());
+    const [expired] = await boto3Calls({ ...clientEnv('boto3-bot'), AWS_CONTAINER_CREDENTIALS_FULL_URI: '', AWS_ACCESS_KEY_ID: stale.AccessKeyId, AWS_SECRET_ACCESS_KEY: stale.SecretAccessKey, AWS_SESSION_TOKEN: stale.Token }, [{ service: 's3', op: 'list_objects_v2', params: { Bucket: BUCKET } }]);
+    expect(expired).toMatchObject({ ok: false, code: 'ExpiredToken' });
   });
 
   it('boto3 and the JS SDK show the refusal of a token no Directory identity maps', async () => {
