@@ -7,7 +7,7 @@ import type { AuditSink } from '../audit/sink.js';
 import { loadConfig, type Config } from '../config/config.js';
 import { command, type CliIo, type CommandGroup } from './args.js';
 
-const SOURCE_NOTE = 'Reads the Redis stream when COUNTERSIGN_REDIS_URL is set (and COUNTERSIGN_AUDIT_SINK is not file), else COUNTERSIGN_DATA_DIR/audit.jsonl.';
+const SOURCE_NOTE = 'Reads the Redis stream when Redis is configured (COUNTERSIGN_REDIS_URL, or the Sentinel or Cluster settings) and COUNTERSIGN_AUDIT_SINK is not file, else COUNTERSIGN_DATA_DIR/audit.jsonl.';
 
 export function openAuditSink(config: Config): AuditSink {
   return config.auditSink === 'redis' && config.approvals.redis !== undefined ? new RedisAuditSink(config.approvals.redis, config.approvals.redisPrefix) : new FileAuditSink(join(config.dataDir, 'audit.jsonl'));

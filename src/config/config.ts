@@ -100,7 +100,7 @@ export const SETTINGS = {
   COUNTERSIGN_SLACK_SIGNING_SECRET: "Slack app mode: the app's signing secret, verifies clicks on /slack/interactivity (a secret)",
   COUNTERSIGN_SLACK_CHANNEL: 'Slack app mode: channel id the app posts approval requests in',
   COUNTERSIGN_SLACK_API_URL: 'Slack app mode: Web API base URL (default https://slack.com/api)',
-  COUNTERSIGN_AUDIT_SINK: 'durable audit log: auto (redis with COUNTERSIGN_REDIS_URL, else file), redis, file, or stdout (no durable log)',
+  COUNTERSIGN_AUDIT_SINK: 'durable audit log: auto (redis when Redis is configured, else file), redis, file, or stdout (no durable log)',
   COUNTERSIGN_SHUTDOWN_GRACE_SECONDS: 'on SIGTERM, how long in-flight requests may take to finish (default 25)',
   COUNTERSIGN_OIDC_ISSUER: 'the one OIDC issuer whose workload tokens the credential endpoint accepts (exactly its iss)',
   COUNTERSIGN_OIDC_AUDIENCES: 'comma-separated audiences a token of COUNTERSIGN_OIDC_ISSUER must name (e.g. countersign)',
@@ -170,7 +170,7 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
 
 function auditSinkOf(value: string, hasRedis: boolean): Config['auditSink'] {
   if (value === 'auto') return hasRedis ? 'redis' : 'file';
-  if (value === 'redis' && !hasRedis) throw new ConfigError('COUNTERSIGN_AUDIT_SINK=redis needs COUNTERSIGN_REDIS_URL.');
+  if (value === 'redis' && !hasRedis) throw new ConfigError('COUNTERSIGN_AUDIT_SINK=redis needs a Redis: COUNTERSIGN_REDIS_URL, COUNTERSIGN_REDIS_SENTINELS or COUNTERSIGN_REDIS_CLUSTER_NODES.');
   if (value === 'redis' || value === 'file' || value === 'stdout') return value;
   throw new ConfigError(`COUNTERSIGN_AUDIT_SINK="${value}": expected auto, redis, file or stdout.`);
 }
