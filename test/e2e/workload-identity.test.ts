@@ -177,7 +177,7 @@ describe('workload identity: SDKs fetch and refresh countersign credentials with
     expect(expired).toMatchObject({ ok: false, code: 'ExpiredToken' });
   });
 
-  it('boto3 and the JS SDK show the refusal of a token no Directory identity maps', async () => {
+  it('boto3, the Go SDK and the JS SDK show the refusal of a token no Directory identity maps', async () => {
     const env = clientEnv('unmapped');
     const python = run(venvBin('python'), [path.join(CLIENTS, 'boto3_refresh.py'), BUCKET], { env, timeout: 60_000 }).then(
       () => '',
@@ -187,8 +187,13 @@ describe('workload identity: SDKs fetch and refresh countersign credentials with
       ({ stdout }) => stdout,
       (error: { stderr?: string }) => error.stderr ?? '',
     );
-    const [pythonOut, jsOut] = await Promise.all([python, js]);
+    const go = run(goClient, [BUCKET, 'once'], { env, timeout: 60_000 }).then(
+      ({ stdout }) => stdout,
+      (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+    const [pythonOut, jsOut, goOut] = await Promise.all([python, js, go]);
     expect(pythonOut).toContain('WorkloadNotMapped');
+    expect(goOut).toContain('No Directory identity maps the workload');
     // The JS SDK's default chain reports only that no provider worked (fromHttp's error, with Code and Message, is swallowed by the chain).
     expect(jsOut).toContain('Could not load credentials from any providers');
     expect(cs.stdout()).toContain('"credentials.refused"');
