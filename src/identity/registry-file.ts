@@ -97,7 +97,8 @@ export class FileAgentRegistry implements AgentRegistry {
     const createdAt = new Date(now).toISOString();
     const expiresAt = options.ttlMs === undefined ? undefined : new Date(now + options.ttlMs).toISOString();
     const record: AgentKeyRecord = { accessKeyId, createdAt, ...(expiresAt !== undefined && { expiresAt }) };
-    const entry = this.state.agents[agent] ?? { keys: [] };
+    // Own properties only: an agent may be called "constructor".
+    const entry = Object.hasOwn(this.state.agents, agent) ? (this.state.agents[agent] ?? { keys: [] }) : { keys: [] };
     this.write({ ...this.state, agents: { ...this.state.agents, [agent]: { ...entry, keys: [...entry.keys, record] } } });
     return { agent, accessKeyId, secretAccessKey: this.secretFor(accessKeyId), createdAt, ...(expiresAt !== undefined && { expiresAt }) };
   }
@@ -120,7 +121,7 @@ export class FileAgentRegistry implements AgentRegistry {
       agents[agent] = { ...entry, keys };
     }
     // An agent is revoked by name even with no key here: its session credentials carry only its name.
-    if (!byKey) agents[agentOrKeyId] = { keys: agents[agentOrKeyId]?.keys ?? [], revokedAt };
+    if (!byKey) agents[agentOrKeyId] = { keys: Object.hasOwn(agents, agentOrKeyId) ? (agents[agentOrKeyId]?.keys ?? []) : [], revokedAt };
     if (revoked.length > 0 || !byKey) this.write({ version: 1, agents });
     return revoked;
   }
@@ -165,7 +166,7 @@ export class FileAgentRegistry implements AgentRegistry {
   private apply(state: RegistryFile, version: string): void {
     const byKeyId = new Map<string, AgentKeyLookup>();
     for (const [agent, entry] of Object.entries(state.agents)) {
-      const before = this.state.agents[agent]?.revokedAt;
+      const before = Object.hasOwn(this.state.agents, agent) ? this.state.agents[agent]?.revokedAt : undefined;
       if (this.watching && entry.revokedAt !== undefined && entry.revokedAt !== before) this.onChange({ kind: 'agent_revoked', agent, revokedAt: entry.revokedAt });
       for (const stored of entry.keys) {
         const key = revokedWithAgent(stored, entry.revokedAt);

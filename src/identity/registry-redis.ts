@@ -189,7 +189,7 @@ export class RedisAgentRegistry implements AgentRegistry {
     const agents = new Map<string, Array<AgentKeyRecord & { lastUsedAt?: string }>>();
     for (const [accessKeyId, json] of Object.entries(keys ?? {})) {
       const { agent, ...rest } = JSON.parse(json) as StoredKey;
-      const lastUsedAt = used?.[accessKeyId];
+      const lastUsedAt = used !== undefined && Object.hasOwn(used, accessKeyId) ? used[accessKeyId] : undefined;
       const list = agents.get(agent) ?? [];
       list.push({ accessKeyId, ...rest, ...(lastUsedAt !== undefined && { lastUsedAt }) });
       agents.set(agent, list);
@@ -198,7 +198,7 @@ export class RedisAgentRegistry implements AgentRegistry {
     return [...agents.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([agent, list]) => {
-        const at = revoked?.[agent];
+        const at = revoked !== undefined && Object.hasOwn(revoked, agent) ? revoked[agent] : undefined;
         return { agent, ...(at !== undefined && { revokedAt: at }), keys: list.sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : 0)) };
       });
   }

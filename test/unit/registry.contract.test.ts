@@ -104,6 +104,18 @@ describe.each(registries)('%s agent registry', (_name, make) => {
     expect((await eventually(() => b.lookup(issued.accessKeyId), (f) => f !== undefined))?.key.expiresAt).toBeUndefined();
   });
 
+  it('takes agent names that are also names of object properties as names', async () => {
+    for (const agent of ['constructor', 'toString', 'hasOwnProperty']) {
+      const issued = await a.issue(agent);
+      expect((await eventually(() => b.lookup(issued.accessKeyId), (f) => f !== undefined))?.agent).toBe(agent);
+      expect(b.revokedAt(agent)).toBeUndefined();
+    }
+    const listing = await b.list();
+    expect(listing.find((e) => e.agent === 'constructor')).toEqual({ agent: 'constructor', keys: [expect.objectContaining({ accessKeyId: expect.stringMatching(/^CSAK/) as unknown })] });
+    expect(await a.revoke('toString')).toHaveLength(1);
+    expect(await eventually(() => b.revokedAt('toString'), (at) => at !== undefined)).toMatch(/^\d{4}-/);
+  });
+
   it('refuses invalid agent names and finds nothing for an unknown key id', async () => {
     await expect(async () => a.issue('bad name')).rejects.toThrow('Agent name "bad name" is not valid');
     expect(b.lookup('CSAKAAAAAAAAAAAAAAAA')).toBeUndefined();
