@@ -1,5 +1,5 @@
 // A real redis-server on a free loopback port, for the approval store and multi-replica tests.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,26 +23,54 @@ function freePort(): Promise<number> {
   });
 }
 
-async function answers(port: number): Promise<boolean> {
+/**
+ * Whether the server on this port is the process we started: a port chosen free a moment ago
+ * can be taken meanwhile by another test's Redis, which would answer PING just as well.
+ */
+async function answers(port: number, pid: number | undefined): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
-    socket.once('data', (d: Buffer) => {
+    let reply = '';
+    const socket = net.connect({ host: '127.0.0.1', port }, () => socket.write('INFO server\r\n'));
+    const done = (ours: boolean) => {
       socket.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      resolve(ours);
+    };
+    socket.on('data', (d: Buffer) => {
+      // One bulk reply ($LENGTH, then that many bytes), or an error (-LOADING while starting).
+      reply += d.toString('latin1');
+      if (reply.startsWith('-')) return done(false);
+      const header = reply.indexOf('\r\n');
+      if (header === -1 || reply.length < header + 2 + Number(reply.slice(1, header))) return;
+      done(reply.includes(`process_id:${pid ?? -1}\r\n`));
     });
+    socket.setTimeout(2_000, () => done(false));
     socket.once('error', () => resolve(false));
   });
+}
+
+/** Every server a test file started dies with it, even when the run is cut short. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
 }
 
 /** Starts redis-server (from PATH; `bash .ci/run` installs it) with no persistence. */
 export async function startRedis(port?: number): Promise<RedisServer> {
   const chosen = port ?? (await freePort());
   const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  track(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
   const deadline = Date.now() + 10_000;
-  while (!(await answers(chosen))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('redis-server did not start; install it (bash .ci/run does) or put it on PATH');
+  while (!(await answers(chosen, child.pid))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not start on port ${chosen} (taken, or not installed: bash .ci/run installs it)`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -69,10 +97,11 @@ export interface RedisProcess {
 
 async function spawnRedis(port: number, args: readonly string[], cwd?: string): Promise<RedisProcess> {
   const child = spawn('redis-server', [...args], { stdio: 'ignore', ...(cwd !== undefined && { cwd }) });
+  track(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
   const deadline = Date.now() + 10_000;
-  while (!(await answers(port))) {
+  while (!(await answers(port, child.pid))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       if (child.exitCode === null) child.kill('SIGKILL');
       throw new Error(`redis-server ${args.join(' ')} did not start`);
