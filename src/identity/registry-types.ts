@@ -1,7 +1,8 @@
 /**
  * The agent registry's definitions: what is stored per agent key and per agent, and the one
  * interface both registries (the data directory's file, Redis shared by replicas) implement.
- * Plain data; the implementations live in registry-file.ts and registry-redis.ts.
+ * Plain data; the implementations live in registry-file.ts and registry-redis.ts, and
+ * registry-combined.ts keeps the data directory's file working next to Redis.
  */
 
 /** One agent key as stored: no secret, only the id and its lifecycle (ISO times). */

@@ -1,6 +1,6 @@
-// One contract, two registries: the data directory's file and Redis (a real redis-server), each
-// as two instances ("replicas") over the same state, so a change made through one must reach
-// the other. Waits are bounded polls on the condition, never sleeps as the assertion.
+// One contract, every registry: the data directory's file, Redis (a real redis-server) and a
+// real 3-node Redis Cluster, each as two instances ("replicas") over the same state, so a change
+// made through one must reach the other. Waits are bounded polls on the condition, never sleeps as the assertion.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
