@@ -118,7 +118,7 @@ reviewers:
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.every((l) => l.event === 'request.forwarded' && l.agent === 'auditor')).toBe(true);
     const csv = countersign(['audit', 'export', '--decision', 'deny', '--format', 'csv']).out.trim().split('\n');
-    expect(csv[0]).toBe('seq,at,event,requestId,agent,service,operation,actions,resources,decision,rules,reasons,approvalId,approvers,reviewer,stsSession,upstreamStatus,status,errorCode,hash');
+    expect(csv[0]).toBe('seq,at,event,requestId,agent,service,operation,actions,resources,decision,rules,reasons,approvalId,approvers,reviewer,stsSession,upstreamStatus,status,errorCode,hash,agentReason,agentContext,comment,via,windowMinutes,approvedFor,window,approvedUntil,refusal');
     expect(csv.slice(1).every((row) => row.includes(',deny,'))).toBe(true);
     expect(csv.length).toBeGreaterThan(1);
     expect(countersign(['audit', 'export', '--since', 'yesterday']).code).toBe(2);
