@@ -96,7 +96,9 @@ export interface RedisProcess {
 }
 
 async function spawnRedis(port: number, args: readonly string[], cwd?: string): Promise<RedisProcess> {
-  const child = spawn('redis-server', [...args], { stdio: 'ignore', ...(cwd !== undefined && { cwd }) });
+  // A replica writes the snapshot its primary sends to its working directory (dump.rdb) even
+  // with persistence off: never the repository's.
+  const child = spawn('redis-server', [...args], { stdio: 'ignore', cwd: cwd ?? mkdtempSync(path.join(tmpdir(), 'cs-redis-')) });
   track(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', () => undefined);
