@@ -36,6 +36,11 @@ export interface RedisSettings {
   readonly minReplicas: number;
   /** How long WAIT may take before the operation fails closed. */
   readonly replicaTimeoutMs: number;
+  /**
+   * How long a replica keeps identifying agents from its last read of the agent registry while
+   * Redis does not answer; after that it refuses them, as it could be missing a revocation.
+   */
+  readonly registryMaxStaleSeconds?: number;
 }
 
 export class RedisSettingsError extends Error {
@@ -57,6 +62,7 @@ export const REDIS_SETTINGS = {
   COUNTERSIGN_REDIS_TLS: 'true: TLS to the data nodes and Sentinels given by SENTINELS or CLUSTER_NODES (default false; URLs say rediss)',
   COUNTERSIGN_REDIS_MIN_REPLICAS: 'replicas that must acknowledge a consume, a decision and an audit append (WAIT) before countersign acts (default 0 for one server, 1 for Sentinel and Cluster)',
   COUNTERSIGN_REDIS_REPLICA_TIMEOUT_MS: 'how long that acknowledgement may take before the operation fails closed (default 500)',
+  COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS: 'while Redis does not answer, agents are identified from the last read of the agent registry for this long, then refused as a revocation could be missed (default 30)',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -174,7 +180,7 @@ function topologyOf(env: Env): ParsedUrl | { topology: 'standalone'; url: string
 /** The Redis settings from the environment, or undefined when no Redis is configured (approvals in memory). */
 export function parseRedisSettings(env: Env): RedisSettings | undefined {
   const found = topologyOf(env);
-  const dependent = ['COUNTERSIGN_REDIS_USERNAME', 'COUNTERSIGN_REDIS_PASSWORD', 'COUNTERSIGN_REDIS_SENTINEL_USERNAME', 'COUNTERSIGN_REDIS_SENTINEL_PASSWORD', 'COUNTERSIGN_REDIS_MIN_REPLICAS', 'COUNTERSIGN_REDIS_REPLICA_TIMEOUT_MS'];
+  const dependent = ['COUNTERSIGN_REDIS_USERNAME', 'COUNTERSIGN_REDIS_PASSWORD', 'COUNTERSIGN_REDIS_SENTINEL_USERNAME', 'COUNTERSIGN_REDIS_SENTINEL_PASSWORD', 'COUNTERSIGN_REDIS_MIN_REPLICAS', 'COUNTERSIGN_REDIS_REPLICA_TIMEOUT_MS', 'COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS'];
   if (found === undefined) {
     const stray = [...dependent, 'COUNTERSIGN_REDIS_MASTER_NAME'].filter((name) => env[name] !== undefined && env[name] !== '');
     if (stray.length > 0) fail(`${stray.join(', ')} set without a Redis: set COUNTERSIGN_REDIS_URL, COUNTERSIGN_REDIS_SENTINELS or COUNTERSIGN_REDIS_CLUSTER_NODES.`);
@@ -195,6 +201,7 @@ export function parseRedisSettings(env: Env): RedisSettings | undefined {
     prefix: found.topology === 'cluster' ? hashTagged(prefix) : prefix,
     minReplicas: wholeNumber('COUNTERSIGN_REDIS_MIN_REPLICAS', env.COUNTERSIGN_REDIS_MIN_REPLICAS, found.topology === 'standalone' ? 0 : 1, 0),
     replicaTimeoutMs: wholeNumber('COUNTERSIGN_REDIS_REPLICA_TIMEOUT_MS', env.COUNTERSIGN_REDIS_REPLICA_TIMEOUT_MS, 500, 1),
+    registryMaxStaleSeconds: wholeNumber('COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS', env.COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS, 30, 1),
     ...pick('COUNTERSIGN_REDIS_USERNAME', 'username', 'username' in found ? found.username : undefined),
     ...pick('COUNTERSIGN_REDIS_PASSWORD', 'password', 'password' in found ? found.password : undefined),
     ...pick('COUNTERSIGN_REDIS_SENTINEL_USERNAME', 'sentinelUsername'),

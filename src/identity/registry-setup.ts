@@ -34,7 +34,7 @@ export function openAgentRegistry(options: RegistryOptions): RegistrySetup {
     options.onChange(change);
     void link.combined?.importNow();
   });
-  const redis = new RedisAgentRegistry(options.serverKey, { redis: options.redis.settings, prefix: options.redis.prefix, onChange: options.onChange });
+  const redis = new RedisAgentRegistry(options.serverKey, { redis: options.redis.settings, prefix: options.redis.prefix, onChange: options.onChange, ...(options.redis.settings.registryMaxStaleSeconds !== undefined && { staleMs: options.redis.settings.registryMaxStaleSeconds * 1000 }) });
   const combined = new RedisWithDataDirRegistry(redis, file);
   link.combined = combined;
   const ready = async () => {

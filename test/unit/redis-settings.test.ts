@@ -55,6 +55,13 @@ describe('Redis settings', () => {
     expect(hashTagged('{}x:')).not.toBe('{}x:');
   });
 
+  it('the registry staleness bound: 30 s by default, a whole number of seconds, and only with Redis', () => {
+    expect(redisOf({ COUNTERSIGN_REDIS_URL: 'redis://r:6379' })?.registryMaxStaleSeconds).toBe(30);
+    expect(redisOf({ COUNTERSIGN_REDIS_URL: 'redis://r:6379', COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS: '300' })?.registryMaxStaleSeconds).toBe(300);
+    expect(refusal({ COUNTERSIGN_REDIS_URL: 'redis://r:6379', COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS: '0' })).toContain('COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS');
+    expect(refusal({ COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS: '60' })).toContain('COUNTERSIGN_REDIS_REGISTRY_MAX_STALE_SECONDS');
+  });
+
   it('refuses what it cannot use, naming the setting', () => {
     expect(refusal({ COUNTERSIGN_REDIS_URL: 'http://redis:6379' })).toContain('COUNTERSIGN_REDIS_URL must start with redis://');
     expect(refusal({ COUNTERSIGN_REDIS_URL: 'redis://a:1', COUNTERSIGN_REDIS_SENTINELS: 's:1' })).toContain('set one of them');
