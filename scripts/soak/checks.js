@@ -69,12 +69,22 @@ export function checkSoak({ seconds, responses, stream, upstream, decided, rss, 
   if (new Set(decidedIds).size !== decidedIds.length) fail(`${decidedIds.length - new Set(decidedIds).size} request.decided records are duplicates`);
   if (!verify.startsWith('ok:')) fail(`audit verify: ${verify}`);
 
-  // 4. RSS flat: replica B (never restarted), the last third against the second (after warm-up).
+  // 4. RSS flat: replica B (never restarted), the last third against the second (the first is
+  // warm-up: V8 grows its heap for a minute or two before it settles). The heap in use is a saw
+  // (it climbs until a major collection drops it), so what must stay level is its floor, the
+  // least in use after a collection, and RSS's peak; a leak raises both, third after third.
   const third = (seconds * 1000) / 3;
-  const middle = median(rss.filter((s) => s.at >= third && s.at < 2 * third).map((s) => s.bytes));
-  const last = median(rss.filter((s) => s.at >= 2 * third).map((s) => s.bytes));
-  const growth = last / middle - 1;
-  if (!(growth < 0.2)) fail(`replica b's RSS grew ${(growth * 100).toFixed(1)}% (median ${(middle / 2 ** 20).toFixed(0)} MiB -> ${(last / 2 ** 20).toFixed(0)} MiB)`);
+  const inMiddle = rss.filter((s) => s.at >= third && s.at < 2 * third);
+  const inLast = rss.filter((s) => s.at >= 2 * third);
+  const peak = (xs) => Math.max(...xs.map((s) => s.bytes));
+  const floor = (xs) => Math.min(...xs.map((s) => s.heapUsed).filter((b) => Number.isFinite(b)));
+  const middle = median(inMiddle.map((s) => s.bytes));
+  const last = median(inLast.map((s) => s.bytes));
+  const growth = peak(inLast) / peak(inMiddle) - 1;
+  const heapMiddle = floor(inMiddle);
+  const heapLast = floor(inLast);
+  if (!(growth < 0.2)) fail(`replica b's peak RSS grew ${(growth * 100).toFixed(1)}% from the second third to the last (${(peak(inMiddle) / 2 ** 20).toFixed(0)} -> ${(peak(inLast) / 2 ** 20).toFixed(0)} MiB)`);
+  if (!(heapLast <= heapMiddle * 1.2 + 16 * 2 ** 20)) fail(`replica b's heap floor rose from ${(heapMiddle / 2 ** 20).toFixed(0)} to ${(heapLast / 2 ** 20).toFixed(0)} MiB (a leak)`);
 
   // The traffic itself did what each rule says (an agent's own view).
   const wrong = responses.filter((r) => !r.ok && r.bucket !== 'held');
@@ -92,7 +102,10 @@ export function checkSoak({ seconds, responses, stream, upstream, decided, rss, 
     auditRecords: stream.length,
     answeredWithRequestId: answered,
     lostInKillWindow: lostInKill,
-    rssMiB: { middle: middle / 2 ** 20, last: last / 2 ** 20, growthPercent: growth * 100 },
+    rssMiB: { middle: middle / 2 ** 20, last: last / 2 ** 20, peakMiddle: peak(inMiddle) / 2 ** 20, peakLast: peak(inLast) / 2 ** 20, peakGrowthPercent: growth * 100 },
+    heapFloorMiB: { middle: heapMiddle / 2 ** 20, last: heapLast / 2 ** 20 },
+    /** Every 10 s: seconds, RSS MiB, V8 heap used MiB. */
+    series: rss.filter((_, i) => i % 5 === 0).map((s) => [Math.round(s.at / 1000), Math.round(s.bytes / 2 ** 20), Math.round(s.heapUsed / 2 ** 20)]),
     upstreamRequests: upstream.length,
     verify,
   };
@@ -100,7 +113,7 @@ export function checkSoak({ seconds, responses, stream, upstream, decided, rss, 
     `soak: ${seconds} s, ${summary.answers} answers (open ${summary.open}, denied ${summary.closed}, held attempts ${summary.heldAttempts}); ${summary.intentsRead} approved reads, ${summary.intentsDenied} denied intents`,
     `  unexpected answers to allow/deny traffic: ${summary.unexpectedAnswers} ${summary.unexpectedCodes.join(', ')}`,
     `  audit: ${summary.auditRecords} records; ${verify}; answers lost in the SIGKILL window: ${lostInKill}`,
-    `  replica b RSS: ${summary.rssMiB.middle.toFixed(0)} MiB -> ${summary.rssMiB.last.toFixed(0)} MiB (${summary.rssMiB.growthPercent.toFixed(1)}%)`,
+    `  replica b, second third -> last: RSS median ${summary.rssMiB.middle.toFixed(0)} -> ${summary.rssMiB.last.toFixed(0)} MiB, peak ${summary.rssMiB.peakMiddle.toFixed(0)} -> ${summary.rssMiB.peakLast.toFixed(0)} MiB (${summary.rssMiB.peakGrowthPercent.toFixed(1)}%); V8 heap floor ${summary.heapFloorMiB.middle.toFixed(0)} -> ${summary.heapFloorMiB.last.toFixed(0)} MiB`,
     failures.length === 0 ? 'PASS: nothing forwarded unapproved, no approval spent twice, RSS flat, every decision logged once' : `FAIL (${failures.length}):\n${failures.slice(0, 30).map((f) => `  - ${f}`).join('\n')}`,
   ];
   return { ok: failures.length === 0, failures, summary, lines };

@@ -119,6 +119,24 @@ export async function startBalancer(backends) {
   };
 }
 
+/** Where countersign's webhook notices arrive: each names an approval and what it asks. */
+export async function startNoticeReceiver(onNotice) {
+  const server = http.createServer((req, res) => {
+    const parts = [];
+    req.on('data', (d) => parts.push(d));
+    req.on('end', () => {
+      try {
+        onNotice(JSON.parse(Buffer.concat(parts).toString()));
+      } catch {
+        // not a notice
+      }
+      res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/notices`, close: () => (server.closeAllConnections(), new Promise((r) => server.close(r))) };
+}
+
 /** A pass-through to moto that records every request countersign sent upstream (method and path). */
 export async function startTap(target) {
   const upstream = new URL(target);
@@ -150,7 +168,13 @@ export async function s3Get(port, key, bucket, object) {
       const parts = [];
       res.on('data', (d) => parts.push(d));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, requestId: res.headers['x-countersign-request-id'], code: res.headers['x-countersign-error'], body: Buffer.concat(parts).toString() }),
+        resolve({
+          status: res.statusCode ?? 0,
+          requestId: res.headers['x-countersign-request-id'],
+          code: res.headers['x-countersign-error'],
+          approvalId: res.headers['x-countersign-approval-id'],
+          body: Buffer.concat(parts).toString(),
+        }),
       );
       res.on('error', (error) => resolve({ status: 0, error: error.message }));
     });
