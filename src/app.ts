@@ -70,7 +70,7 @@ export async function startCountersign(config: Config, logger: Logger = createLo
   const stsOverride = config.upstreamOverrides.get('sts') ?? config.upstreamOverrides.get('*');
   const minter = new CredentialMinter({ region: config.stsRegion, timeoutMs: config.stsTimeoutMs, ...(stsOverride !== undefined && { endpoint: stsOverride.href }) });
   // Which AWS identity countersign runs as: checked now (in the background) and periodically.
-  const identity = new AwsIdentityMonitor({ sts: minter.client, timeoutMs: config.stsTimeoutMs, logger });
+  const identity = new AwsIdentityMonitor({ sts: minter.client, timeoutMs: config.stsTimeoutMs, logger, onCheck: (id) => metrics.awsIdentity(id) });
   void identity.start();
   let shuttingDown = false;
   const leafCertificates = new LeafCertificateCache(ca, { maxEntries: 1000 });
@@ -103,6 +103,12 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     policyStatus: () => policies.status,
     caLoaded: () => ca.certDer.length > 0,
     metrics: metrics.registry,
+    shuttingDown: () => shuttingDown,
+    awsIdentity: () => identityCheck(identity.identity),
+    ...(sink !== undefined && { audit: () => ({ ok: audit.healthy, sink: sink.kind, queued: audit.queueDepth, dropped: audit.droppedRecords }) }),
+    onDependency: (name, ok) => metrics.dependency(name, ok),
+    onReady: (ok) => metrics.ready(ok),
+    logger,
     adminApi: createAdminApi({
       registry,
       ...(config.adminTokenFile !== undefined && { tokenHash: readAcceptedTokenHash(config.adminTokenFile) }),

@@ -28,6 +28,7 @@ export class Metrics {
   private readonly reloads = new Counter({ name: 'countersign_policy_reloads_total', help: 'Policy loads, by result', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly dependencies = new Gauge({ name: 'countersign_dependency_healthy', help: '1 when a shared dependency (redis, audit, awsIdentity) answered the last probe; 0 means degraded, not unready', labelNames: ['dependency'] as const, registers: [this.registry] });
   private readonly readiness = new Gauge({ name: 'countersign_ready', help: '1 when this replica is ready to serve traffic (/readyz 200)', registers: [this.registry] });
+  private readonly identity = new Gauge({ name: 'countersign_aws_identity_info', help: "countersign's own AWS identity: 1 for the ARN it runs as (status ok), or for what is wrong (arn empty, status no_credentials, expired, invalid_credentials, unreachable, ...)", labelNames: ['arn', 'account', 'status'] as const, registers: [this.registry] });
 
   constructor(sources: GaugeSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'countersign_' });
@@ -66,6 +67,12 @@ export class Metrics {
 
   ready(ok: boolean): void {
     this.readiness.set(ok ? 1 : 0);
+  }
+
+  /** One series at a time: the identity's latest state (one process has one identity, so the labels stay bounded). */
+  awsIdentity(identity: { readonly status: string; readonly arn?: string; readonly account?: string }): void {
+    this.identity.reset();
+    this.identity.set({ arn: identity.arn ?? '', account: identity.account ?? '', status: identity.status }, 1);
   }
 
   policyLoaded(ok: boolean): void {

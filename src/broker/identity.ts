@@ -16,6 +16,8 @@ export interface IdentityMonitorOptions {
   readonly okIntervalMs?: number;
   /** Between checks while it is not: a fixed credential problem shows within this long. */
   readonly failIntervalMs?: number;
+  /** After every check (for the countersign_aws_identity_info metric). */
+  readonly onCheck?: (identity: AwsIdentity) => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export class AwsIdentityMonitor {
     const before = this.current;
     this.current = next;
     this.report(before, next);
+    this.options.onCheck?.(next);
     if (!this.stopped) {
       this.timer = setTimeout(() => void this.check(), next.status === 'ok' ? this.okIntervalMs : this.failIntervalMs);
       this.timer.unref();

@@ -78,6 +78,7 @@ describe("countersign's own AWS identity", { timeout: 90_000 }, () => {
     expect(cs.stdout()).toContain('"event":"aws.identity"');
     const metrics = await (await fetch(`${cs.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/countersign_dependency_healthy\{dependency="awsIdentity"\} 1/);
+    expect(metrics).toContain(`countersign_aws_identity_info{arn="arn:aws:iam::${moto.accountId}:user/countersign-proxy",account="${moto.accountId}",status="ok"} 1`);
   });
 
   it('with no credentials: still ready (degraded), says exactly what is missing, and the first call blames countersign, not the rule', async () => {
@@ -90,7 +91,9 @@ describe("countersign's own AWS identity", { timeout: 90_000 }, () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'degraded', degraded: ['awsIdentity'] });
     expect(cs.stdout()).toContain('"event":"aws.identity_unavailable"');
-    expect(await (await fetch(`${cs.adminUrl}/metrics`)).text()).toMatch(/countersign_dependency_healthy\{dependency="awsIdentity"\} 0/);
+    const metrics = await (await fetch(`${cs.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/countersign_dependency_healthy\{dependency="awsIdentity"\} 0/);
+    expect(metrics).toContain('countersign_aws_identity_info{arn="",account="",status="no_credentials"} 1');
 
     const [outcome] = await boto3Calls(agentEnv(cs, cs.issueAgent('reporter')), [getReport('q1.csv')]);
     expect(outcome).toMatchObject({ ok: false, status: 503, code: 'ServiceUnavailable' });
