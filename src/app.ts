@@ -103,12 +103,6 @@ export async function startCountersign(config: Config, logger: Logger = createLo
     policyStatus: () => policies.status,
     caLoaded: () => ca.certDer.length > 0,
     metrics: metrics.registry,
-    shuttingDown: () => shuttingDown,
-    awsIdentity: () => identityCheck(identity.identity),
-    ...(sink !== undefined && { audit: () => ({ ok: audit.healthy, sink: sink.kind, queued: audit.queueDepth, dropped: audit.droppedRecords }) }),
-    onDependency: (name, ok) => metrics.dependency(name, ok),
-    onReady: (ok) => metrics.ready(ok),
-    logger,
     adminApi: createAdminApi({
       registry,
       ...(config.adminTokenFile !== undefined && { tokenHash: readAcceptedTokenHash(config.adminTokenFile) }),
