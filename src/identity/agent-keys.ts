@@ -53,3 +53,20 @@ export function parseKeyTtl(text: string): number | undefined {
   }
   return ms;
 }
+
+/** Derived secrets by key id, so a key costs one HMAC, not one per request; bounded (cleared past 10,000 keys). */
+export class AgentSecretCache {
+  private readonly secrets = new Map<string, string>();
+
+  constructor(private readonly serverKey: Buffer) {}
+
+  secretFor(accessKeyId: string): string {
+    let secret = this.secrets.get(accessKeyId);
+    if (secret === undefined) {
+      secret = deriveAgentSecret(this.serverKey, accessKeyId);
+      if (this.secrets.size >= 10_000) this.secrets.clear();
+      this.secrets.set(accessKeyId, secret);
+    }
+    return secret;
+  }
+}

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_NAME_PATTERN, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId } from './agent-keys.js';
+import { AGENT_NAME_PATTERN, AgentSecretCache, looksLikeAgentKeyId, newAccessKeyId } from './agent-keys.js';
 import { LastUseRecorder } from './registry-last-use.js';
 import type { AgentKeyLookup, AgentKeyRecord, AgentListing, AgentRegistry, IssuedAgentKey, IssueOptions, KeyChange } from './registry-types.js';
 
@@ -47,18 +47,18 @@ export class FileAgentRegistry implements AgentRegistry {
   private byKeyId = new Map<string, AgentKeyLookup>();
   /** mtime and inode of the file last read: every write is a rename, so a new inode means a new file even within one mtime tick. */
   private loadedVersion = '';
-  /** Derived secrets by key id: one HMAC per key, not per request. */
-  private readonly secrets = new Map<string, string>();
+  private readonly secrets: AgentSecretCache;
   private watching = false;
   private checkedAt = 0;
   private uses: LastUseRecorder | undefined;
 
   constructor(
     private readonly dataDir: string,
-    private readonly serverKey: Buffer,
+    serverKey: Buffer,
     /** Told of keys issued or revoked since the last look (for the audit log). */
     private readonly onChange: (change: KeyChange) => void = () => undefined,
   ) {
+    this.secrets = new AgentSecretCache(serverKey);
     this.path = join(dataDir, REGISTRY_FILE);
     this.reload();
     this.watching = true;
@@ -75,13 +75,7 @@ export class FileAgentRegistry implements AgentRegistry {
   }
 
   secretFor(accessKeyId: string): string {
-    let secret = this.secrets.get(accessKeyId);
-    if (secret === undefined) {
-      secret = deriveAgentSecret(this.serverKey, accessKeyId);
-      if (this.secrets.size >= 10_000) this.secrets.clear();
-      this.secrets.set(accessKeyId, secret);
-    }
-    return secret;
+    return this.secrets.secretFor(accessKeyId);
   }
 
   recordUse(accessKeyId: string, at: number = Date.now()): void {

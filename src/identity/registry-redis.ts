@@ -1,7 +1,7 @@
 import { hashTagged, type RedisSettings } from '../config/redis.js';
 import { CountersignError } from '../errors.js';
 import { connectRedis, standaloneSettings, type RedisClient } from '../redis/connect.js';
-import { AGENT_NAME_PATTERN, deriveAgentSecret, looksLikeAgentKeyId, newAccessKeyId } from './agent-keys.js';
+import { AGENT_NAME_PATTERN, AgentSecretCache, looksLikeAgentKeyId, newAccessKeyId } from './agent-keys.js';
 import { revokedWithAgent, validAgentName } from './registry-file.js';
 import { LastUseRecorder } from './registry-last-use.js';
 import { ISSUE, REVOKE_AGENT, REVOKE_KEY } from './registry-redis-scripts.js';
@@ -49,7 +49,7 @@ export class RedisAgentRegistry implements AgentRegistry {
   private readonly keys: { readonly keys: string; readonly revoked: string; readonly version: string; readonly used: string; readonly channel: string };
   private byKeyId = new Map<string, AgentKeyLookup>();
   private revokedAgents = new Map<string, string>();
-  private readonly secrets = new Map<string, string>();
+  private readonly secrets: AgentSecretCache;
   private version: string | null | undefined;
   private lastSyncOkAt = 0;
   private missSyncAt = 0;
@@ -60,9 +60,10 @@ export class RedisAgentRegistry implements AgentRegistry {
   private readonly firstSync: Promise<void>;
 
   constructor(
-    private readonly serverKey: Buffer,
+    serverKey: Buffer,
     private readonly options: RedisRegistryOptions,
   ) {
+    this.secrets = new AgentSecretCache(serverKey);
     const settings = typeof options.redis === 'string' ? standaloneSettings(options.redis, options.prefix) : options.redis;
     // Changes fail at once while Redis is down (a clear error, never a queued guess); the subscription waits for it.
     this.redis = connectRedis(settings, { offlineQueue: false });
@@ -109,13 +110,7 @@ export class RedisAgentRegistry implements AgentRegistry {
   }
 
   secretFor(accessKeyId: string): string {
-    let secret = this.secrets.get(accessKeyId);
-    if (secret === undefined) {
-      secret = deriveAgentSecret(this.serverKey, accessKeyId);
-      if (this.secrets.size >= 10_000) this.secrets.clear();
-      this.secrets.set(accessKeyId, secret);
-    }
-    return secret;
+    return this.secrets.secretFor(accessKeyId);
   }
 
   recordUse(accessKeyId: string, at: number = Date.now()): void {
