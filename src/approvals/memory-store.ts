@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ConsumeOutcome, DecisionEvent, ReviewOptions, ReviewOutcome } from './types.js';
+import { LIST_LIMIT } from './types.js';
 import { applyReview, isLive, newRecord, refreshed, useOnce, windowOpen, withOutcome } from './transitions.js';
 
 /**
@@ -37,7 +38,8 @@ export class MemoryApprovalStore implements ApprovalStore {
 
   list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]> {
     const all = [...this.records.keys()].map((id) => this.current(id, now)).filter((r): r is ApprovalRecord => r !== undefined);
-    return Promise.resolve(all.filter((r) => status === undefined || r.status === status).sort((a, b) => a.createdAt - b.createdAt));
+    const matching = all.filter((r) => status === undefined || r.status === status).sort((a, b) => a.createdAt - b.createdAt);
+    return Promise.resolve(matching.slice(-LIST_LIMIT));
   }
 
   review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options?: ReviewOptions): Promise<ReviewOutcome> {

@@ -6,6 +6,11 @@ import { defineScript, NotReplicatedError, type Durability } from '../redis/scri
 import { CONSUME, FIND_OR_CREATE, RECORD_OUTCOME, REVIEW } from './redis-scripts.js';
 import { newRecord, refreshed } from './transitions.js';
 import type { ApprovalDraft, ApprovalRecord, ApprovalStatus, ApprovalStore, ApprovalUse, ConsumeOutcome, DecisionEvent, ReviewOptions, ReviewOutcome } from './types.js';
+import { LIST_LIMIT } from './types.js';
+
+/** Records read per page of a listing, and at most in all (the index holds the retention window). */
+const LIST_PAGE = 500;
+const LIST_SCAN_MAX = 20_000;
 
 export interface RedisStoreOptions {
   /** Redis as configured (one server, Sentinel, Cluster); or `url` for one server. */
@@ -84,9 +89,16 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   async list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]> {
-    const ids = (await this.run(() => this.redis.zrangebyscore(this.indexKey(), now - this.retentionMs, '+inf', 'LIMIT', 0, 1000), [], [])) as string[];
-    const records = await Promise.all(ids.map((id) => this.get(id, now)));
-    return records.filter((r): r is ApprovalRecord => r !== undefined && (status === undefined || r.status === status));
+    // Newest first, a page at a time, until LIST_LIMIT match: the oldest 1,000 of a busy week
+    // would hide every new pending request. The scan is bounded all the same.
+    const found: ApprovalRecord[] = [];
+    for (let offset = 0; found.length < LIST_LIMIT && offset < LIST_SCAN_MAX; offset += LIST_PAGE) {
+      const ids = (await this.run(() => this.redis.zrevrangebyscore(this.indexKey(), '+inf', now - this.retentionMs, 'LIMIT', offset, LIST_PAGE), [], [])) as string[];
+      const records = await Promise.all(ids.map((id) => this.get(id, now)));
+      for (const r of records) if (r !== undefined && (status === undefined || r.status === status) && found.length < LIST_LIMIT) found.push(r);
+      if (ids.length < LIST_PAGE) break;
+    }
+    return found.sort((a, b) => a.createdAt - b.createdAt);
   }
 
   async review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options: ReviewOptions = {}): Promise<ReviewOutcome> {

@@ -158,6 +158,7 @@ export interface ApprovalStore {
    */
   findOrCreate(draft: ApprovalDraft, now: number): Promise<{ record: ApprovalRecord; created: boolean }>;
   get(id: string, now: number): Promise<ApprovalRecord | undefined>;
+  /** The newest LIST_LIMIT records within retention (of `status`, if given), oldest first. */
   list(now: number, status?: ApprovalStatus): Promise<ApprovalRecord[]>;
   review(id: string, reviewer: string, decision: 'approve' | 'deny', comment: string, now: number, options?: ReviewOptions): Promise<ReviewOutcome>;
   /** One use; `requestId` names the request it lets go (the record's lastUse). */
@@ -170,3 +171,10 @@ export interface ApprovalStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A listing is a reviewer's queue, not an export: at most this many records, the newest that
+ * match (a pending request is always among the newest: it expires), so a busy week of decided
+ * requests never hides a new pending one.
+ */
+export const LIST_LIMIT = 1000;

@@ -189,6 +189,15 @@ describe.each(stores)('%s approval store', (_name, make) => {
     expect(heard).toContainEqual({ id: record.id, status: 'approved' });
   });
 
+  it('a new pending request is listed past a thousand older records', async () => {
+    for (let i = 0; i < 1_000; i++) await a.findOrCreate(draft(), T0 - 1_000 + i);
+    const { record } = await a.findOrCreate(draft(), T0);
+    const pending = await b.list(T0 + 1, 'pending');
+    // Other tests' records share the store: the listing is capped, and the new one is in it.
+    expect(pending.length).toBeLessThanOrEqual(1_000);
+    expect(pending.map((r) => r.id)).toContain(record.id);
+  });
+
   it('lists records with their status', async () => {
     const { record } = await a.findOrCreate(draft(), T0);
     const pending = await b.list(T0 + 1, 'pending');
