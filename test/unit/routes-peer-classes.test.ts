@@ -203,12 +203,12 @@ describe('SNS Publish: to a topic, a platform endpoint, or a phone number', () =
   });
 
   it('PhoneNumber (SMS): "*", as IAM authorises it', () => {
-    expect(publish({ PhoneNumber: '+15555550100' })).toEqual(['sns:Publish * ~']);
+    expect(publish({ PhoneNumber: '+15555550100' })).toEqual(['sns:Publish *']);
   });
 
   it('a phone number sent with a topic asks for both, never the topic alone or "*" alone', () => {
     const topic = `arn:aws:sns:us-east-1:${ACCOUNT}:alerts`;
-    expect(publish({ TopicArn: topic, PhoneNumber: '+15555550100' })).toEqual([`sns:Publish ${topic}`, 'sns:Publish * ~']);
+    expect(publish({ TopicArn: topic, PhoneNumber: '+15555550100' })).toEqual([`sns:Publish ${topic}`, 'sns:Publish *']);
   });
 
   it('naming no target is refused', () => {
