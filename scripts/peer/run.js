@@ -35,11 +35,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { freePort } from '../../dist/demo/free-port.js';
 import { localAwsToolEnv } from '../../dist/demo/tools.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -129,17 +129,6 @@ function ensureTests(cache, venv, version) {
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** A child's environment: nothing of the user's AWS, countersign, moto or test-server settings, nor proxies. */
 const cleanEnv = (extra) => localAwsToolEnv(extra, ['MOTO_', 'TEST_SERVER_MODE']);

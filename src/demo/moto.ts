@@ -7,8 +7,8 @@
 // `python3 -m venv .venv && .venv/bin/pip install -r requirements-test.txt`.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from './free-port.js';
 import { findOnPath, localAwsToolEnv, repoRoot, venvBin } from './tools.js';
 
 export interface MotoServer {
@@ -54,23 +54,6 @@ function resolvePython(motoServer: string = resolveMotoServer()): string {
     if (existsSync(sibling)) return sibling;
   }
   return 'python3';
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === 'string') {
-        srv.close();
-        reject(new Error('could not determine a free port'));
-        return;
-      }
-      srv.close(() => resolve(addr.port));
-    });
-  });
 }
 
 function runScript(python: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
