@@ -80,7 +80,12 @@ describe('audit appends on a primary with a replica (WAIT)', { timeout: 60_000 }
     const log = new AuditLog(createLogger('silent'), sink, 'replica-a', { flushMs: 10 });
     try {
       for (const e of events(2, 'before')) log.emit(e);
-      await log.flush();
+      // On a loaded machine the replica's first acknowledgement can take longer than 300 ms:
+      // the log retries, as it would in production; what follows needs the batch confirmed.
+      await until('the first batch to be replicated', async () => {
+        await log.flush();
+        return log.healthy && log.queueDepth === 0;
+      });
       expect(log.healthy).toBe(true);
 
       redis.replica.pause();
